@@ -1,0 +1,284 @@
+"""The runtime: one object that wires the SOP, the store, detection and the response.
+
+`Ripcord.open(sop_path)` is the app factory: it builds the registries and passes them down
+(no import-time globals). Data flows one way: events → detectors → signals → triage →
+incident → actions → notifications.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from ripcord.clock import Clock, SystemClock
+from ripcord.detect import default_registry
+from ripcord.detect.base import DetectorRegistry, Signal
+from ripcord.detect.engine import DetectionEngine
+from ripcord.errors import NotFoundError
+from ripcord.events import ChangeEvent, ChangeKind, Event, InferenceEvent, LabelEvent, Route
+from ripcord.notify import Notifier, build_channels
+from ripcord.notify.base import Channel
+from ripcord.registry.local import Health, LocalRegistry
+from ripcord.respond.breaker import BreakerState
+from ripcord.respond.responder import Responder, Verification
+from ripcord.respond.rollback import Rollback, Step
+from ripcord.respond.routing import RoutingTable
+from ripcord.sdk import Guard
+from ripcord.sop import load as sop_load
+from ripcord.sop.schema import Sop
+from ripcord.store.db import Database, default_url
+from ripcord.store.tables import Action, Deployment, EventRow
+
+log = logging.getLogger(__name__)
+
+
+class Ripcord:
+    def __init__(
+        self,
+        sop: Sop,
+        db: Database,
+        *,
+        sop_dir: Path,
+        home: Path,
+        clock: Clock | None = None,
+        detectors: DetectorRegistry | None = None,
+        channels: Mapping[str, Channel] | None = None,
+        flush_every: int = 256,
+    ) -> None:
+        self.sop = sop
+        self.db = db
+        self.clock = clock or SystemClock()
+        self.detectors = detectors or default_registry()
+        self.policy = sop_load.policy(sop)
+        self.engine = DetectionEngine(sop, self.detectors)
+        self.registry = LocalRegistry(home / "artifacts")
+        self.routes = RoutingTable()
+        self.rollback = Rollback(sop, sop_dir, self.registry, self.routes, self.clock.now)
+        self.notifier = Notifier(channels if channels is not None else build_channels(sop.channels))
+        self.verifications: dict[str, Verification] = {}
+        self.flush_every = flush_every
+        self._pending: list[EventRow] = []
+        with db.session() as session:
+            self.routes.load(session)
+        self.responder = Responder(self)
+
+    @classmethod
+    def open(
+        cls,
+        sop_path: Path,
+        *,
+        url: str | None = None,
+        home: Path | None = None,
+        clock: Clock | None = None,
+        channels: Mapping[str, Channel] | None = None,
+    ) -> Ripcord:
+        detectors = default_registry()
+        sop = sop_load.load(sop_path, detectors)
+        home = home or Path.cwd()
+        db = Database.open(url or default_url(home))
+        return cls(
+            sop,
+            db,
+            sop_dir=sop_path.parent,
+            home=home / ".ripcord",
+            clock=clock,
+            detectors=detectors,
+            channels=channels,
+        )
+
+    def model(self, name: str) -> None:
+        if name not in self.sop.models:
+            raise NotFoundError("model", name)
+
+    # -- versions and deploys -------------------------------------------------------------
+    def register(
+        self,
+        model: str,
+        version: str,
+        predictor: Any,
+        *,
+        actor: str,
+        parent: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.model(model)
+        with self.db.session() as session:
+            self.registry.register(
+                session,
+                model=model,
+                version=version,
+                predictor=predictor,
+                at=self.clock.now(),
+                actor=actor,
+                parent=parent,
+                meta=meta,
+            )
+
+    def deploy(self, model: str, version: str, *, actor: str, reason: str = "") -> None:
+        """Serve `version`, record the change, and verify it over a window of live events."""
+        self.model(model)
+        at = self.clock.now()
+        with self.db.session() as session:
+            self.registry.record_deployment(
+                session, model=model, version=version, at=at, actor=actor, reason=reason
+            )
+            self.routes.apply(
+                session,
+                model,
+                at=at,
+                actor=actor,
+                reason=reason or "deploy",
+                serving=version,
+                breaker=BreakerState.CLOSED,
+            )
+        self.ingest(
+            ChangeEvent(
+                model=model,
+                timestamp=at,
+                change=ChangeKind.DEPLOY,
+                version=version,
+                actor=actor,
+                description=reason,
+            )
+        )
+        self.verifications[model] = Verification(
+            model, version, self.sop.rollback.verification_events, "deploy"
+        )
+
+    # -- ingestion ------------------------------------------------------------------------
+    def ingest(self, event: Event) -> list[Signal]:
+        """Store an event and run detection on it; signals are handled before returning."""
+        self._pending.append(_row(event))
+        if isinstance(event, InferenceEvent):
+            signals = self.engine.observe(event)
+            self._count_verification(event, signals)
+        elif isinstance(event, LabelEvent):
+            signals = self.engine.observe_label(event)
+        else:
+            signals = []
+        if signals or len(self._pending) >= self.flush_every:
+            self.flush()
+        for signal in signals:
+            self.responder.handle(signal)
+        return signals
+
+    def ingest_many(self, events: Sequence[Event]) -> list[Signal]:
+        return [s for e in events for s in self.ingest(e)]
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        rows, self._pending = self._pending, []
+        with self.db.session() as session:
+            session.add_all(rows)
+
+    def _count_verification(self, event: InferenceEvent, signals: list[Signal]) -> None:
+        check = self.verifications.get(event.model)
+        if check is None or event.version != check.version or event.route is not Route.CHAMPION:
+            return
+        check.seen += 1
+        if any(s.version == check.version for s in signals):
+            return  # the responder fails the verification when it handles the signal
+        if check.seen >= check.needed:
+            breached = [
+                n for n, r in self.engine.readings(check.model, check.version) if r.breached
+            ]
+            self.finish_verification(
+                check,
+                ok=not breached,
+                detail=f"{check.seen} live events, no breach"
+                if not breached
+                else f"still breached: {', '.join(breached)}",
+            )
+
+    def finish_verification(self, check: Verification, *, ok: bool, detail: str) -> None:
+        del self.verifications[check.model]
+        self.flush()
+        with self.db.session() as session:
+            if check.purpose == "rollback" and check.action_id is not None:
+                action = session.get(Action, check.action_id)
+                assert action is not None
+                self.rollback.verified(session, action, ok=ok, detail=detail)
+                step = self.rollback.advance(session, action) if not ok else Step.DONE
+            else:
+                row = self.registry.get(session, check.model, check.version)
+                if ok:
+                    self.registry.mark(
+                        session,
+                        row,
+                        Health.GOOD,
+                        at=self.clock.now(),
+                        actor="ripcord",
+                        reason=f"deploy verified: {detail}",
+                    )
+                return
+        self.responder.after_step(action.id, step)
+
+    def trip(self, model: str, *, reason: str, actor: str = "ripcord") -> None:
+        """Open the circuit breaker: traffic to the fallback until a rollback or a reset."""
+        with self.db.session() as session:
+            self.routes.apply(
+                session,
+                model,
+                at=self.clock.now(),
+                actor=actor,
+                reason=reason,
+                breaker=BreakerState.OPEN,
+            )
+
+    # -- actions --------------------------------------------------------------------------
+    def approve(self, action_id: int, *, actor: str) -> Step:
+        with self.db.session() as session:
+            action = session.get(Action, action_id)
+            if action is None:
+                raise NotFoundError("action", action_id)
+            self.rollback.approve(session, action, actor=actor)
+            step = self.rollback.advance(session, action)
+        self.responder.after_step(action_id, step)
+        return step
+
+    def pending_approvals(self) -> list[Action]:
+        with self.db.session() as session:
+            query = select(Action).where(Action.status == Step.AWAITING_APPROVAL.value)
+            return list(session.scalars(query))
+
+    def deployed_at(self, model: str, version: str) -> Any:
+        with self.db.session() as session:
+            query = (
+                select(Deployment.at)
+                .where(Deployment.model == model, Deployment.version == version)
+                .order_by(Deployment.id.desc())
+                .limit(1)
+            )
+            return session.scalars(query).first()
+
+    def guard(
+        self,
+        model: str,
+        *,
+        predict: Callable[..., Any] | None = None,
+        fallback: Callable[..., Any] | None = None,
+        version: str | None = None,
+    ) -> Guard:
+        self.model(model)
+        return Guard(self, model, predict=predict, fallback=fallback, version=version)
+
+    def close(self) -> None:
+        self.flush()
+        self.db.dispose()
+
+
+def _row(event: Event) -> EventRow:
+    return EventRow(
+        kind=event.kind,
+        model=event.model,
+        version=getattr(event, "version", None),
+        request_id=getattr(event, "request_id", None),
+        route=event.route.value if isinstance(event, InferenceEvent) else None,
+        at=event.timestamp,
+        payload=event.model_dump(mode="json"),
+    )

@@ -1,0 +1,178 @@
+"""The detector contract: one base class, one registry, one signal type.
+
+A detector watches one model version's inference events (and the labels that arrive for
+them) over a bounded window, and on `check()` returns a Reading: the metric, its value, the
+threshold, whether it is breached, and evidence. The engine turns breaches into Signals.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from ripcord.events import InferenceEvent, LabelEvent
+from ripcord.sop.schema import DetectorSpec, ModelSop
+from ripcord.sop.severity import Direction
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a detector sees in its current window."""
+
+    metric: str
+    value: float
+    threshold: float
+    direction: Direction  # the value is bad when it is `above` / `below` the threshold
+    window: int  # events the value is computed from
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def breached(self) -> bool:
+        if self.direction == "above":
+            return self.value > self.threshold
+        return self.value < self.threshold
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A breached reading, attributed to a model, version and detector, at a time."""
+
+    model: str
+    version: str
+    detector: str  # the detector's name in the SOP file
+    family: str  # the detector's type (registry key)
+    reading: Reading
+    at: datetime
+    segment: Mapping[str, str] | None = None  # None: all traffic
+
+    @property
+    def summary(self) -> str:
+        r = self.reading
+        sign = ">" if r.direction == "above" else "<"
+        return f"{self.family} {r.metric}={r.value:.4g} {sign} {r.threshold:.4g} over {r.window}"
+
+
+class Reference:
+    """A frozen baseline: the first `size` served events of a model (or a supplied sample).
+
+    Filled once, then never changed, so drift is always measured against the same thing.
+    """
+
+    def __init__(self, size: int) -> None:
+        if size <= 0:
+            raise ValueError(f"size: {size!r} must be > 0")
+        self.size = size
+        self.features: dict[str, list[Any]] = {}
+        self.predictions: list[Any] = []
+        self._count = 0
+
+    @property
+    def frozen(self) -> bool:
+        return self._count >= self.size
+
+    def add(self, features: Mapping[str, Any], prediction: Any) -> None:
+        if self.frozen:
+            return
+        # Keep every column aligned with `predictions`: a feature missing from an event is
+        # recorded as None, and one first seen late is padded, so missingness is measurable.
+        for key in self.features.keys() - features.keys():
+            self.features[key].append(None)
+        for key, value in features.items():
+            self.features.setdefault(key, [None] * self._count).append(value)
+        self.predictions.append(prediction)
+        self._count += 1
+
+
+class Detector(abc.ABC):
+    """Base class. Subclasses set `family`, validate their parameters in `__init__` (raising
+    ValueError that names the parameter), and implement `observe` and `check`."""
+
+    family: ClassVar[str]
+    #: whether the threshold defaults from an SLA (the name of the Slas field) when unset
+    sla_field: ClassVar[str | None] = None
+
+    def __init__(self, *, name: str, window: int, threshold: float | None) -> None:
+        if window <= 0:
+            raise ValueError(f"window: {window!r} must be > 0")
+        self.name = name
+        self.window = window
+        if threshold is None:
+            raise ValueError("threshold: None needs a value (or the SLA it defaults from)")
+        self.threshold = float(threshold)
+
+    @classmethod
+    def from_spec(cls, spec: DetectorSpec, model: ModelSop, reference: Reference) -> Detector:
+        """Build from an SOP entry; the threshold defaults from the SLA named by `sla_field`.
+
+        Drift detectors override this to take the frozen `reference`.
+        """
+        return cls(
+            name=spec.key,
+            window=spec.window,
+            threshold=cls.threshold_for(spec, model),
+            **spec.params,
+        )
+
+    @classmethod
+    def threshold_for(cls, spec: DetectorSpec, model: ModelSop) -> float | None:
+        if spec.threshold is not None or cls.sla_field is None:
+            return spec.threshold
+        value = getattr(model.slas, cls.sla_field)
+        return None if value is None else float(value)
+
+    @abc.abstractmethod
+    def observe(self, event: InferenceEvent) -> None:
+        """Take one served event into the window."""
+
+    def observe_label(self, label: LabelEvent) -> None:  # noqa: B027 - optional hook
+        """Take a late label (joined by request id). Most detectors ignore labels."""
+
+    @abc.abstractmethod
+    def check(self) -> Reading | None:
+        """The reading on the current window; None while there is too little data."""
+
+    @abc.abstractmethod
+    def reset(self) -> None:
+        """Forget everything observed (the reference, if any, stays frozen)."""
+
+
+DetectorFactory = Callable[..., Detector]
+
+
+class DetectorRegistry:
+    """Detector families by name. Built by the app factory and passed down; refuses
+    duplicates, so two plugins cannot silently shadow each other."""
+
+    def __init__(self) -> None:
+        self._families: dict[str, type[Detector]] = {}
+
+    def register(self, cls: type[Detector]) -> type[Detector]:
+        if cls.family in self._families:
+            raise ValueError(f"family: {cls.family!r} is already registered")
+        self._families[cls.family] = cls
+        return cls
+
+    def get(self, family: str) -> type[Detector]:
+        try:
+            return self._families[family]
+        except KeyError:
+            known = ", ".join(sorted(self._families))
+            raise KeyError(f"type: {family!r} is not one of {known}") from None
+
+    def build(self, spec: DetectorSpec, model: ModelSop, reference: Reference) -> Detector:
+        """Build a detector from its SOP entry. Raises ValueError naming the bad parameter."""
+        cls = self.get(spec.type)
+        try:
+            return cls.from_spec(spec, model, reference)
+        except TypeError as exc:  # an unknown keyword in `params`
+            name = str(exc).rpartition(" ")[2].strip("'")
+            raise ValueError(f"params.{name}: is not a parameter of {spec.type}") from None
+
+    def __contains__(self, family: object) -> bool:
+        return family in self._families
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._families))

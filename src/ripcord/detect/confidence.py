@@ -1,0 +1,59 @@
+"""Confidence drop: the champion's mean confidence over its last served events.
+
+A model can go wrong while still answering fast and without errors; a falling mean
+confidence is often the first sign (SPEC scenario 5: pricing under 0.70).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ripcord.detect.base import Reading
+from ripcord.detect.windows import WindowedDetector, require_number
+from ripcord.events import InferenceEvent, Route
+
+
+class ConfidenceDetector(WindowedDetector[float]):
+    """Mean `confidence` of the last `window` champion events; bad when *below* threshold.
+
+    Events without a confidence, and events the champion did not serve (fallback, killed,
+    blocked), are skipped: the fallback's confidence says nothing about the champion.
+    Reads once `min_events` (default min(window, 30)) confidences are in. The threshold
+    defaults from the SLA `min_mean_confidence`.
+
+    >>> from datetime import UTC, datetime
+    >>> d = ConfidenceDetector(name="confidence", window=3, threshold=0.7)
+    >>> for i, c in enumerate([0.9, 0.6, 0.5]):
+    ...     d.observe(InferenceEvent(model="m", version="1", request_id=str(i),
+    ...         timestamp=datetime(2026, 1, 1, tzinfo=UTC), confidence=c, latency_ms=5))
+    >>> reading = d.check()
+    >>> round(reading.value, 4), reading.breached
+    (0.6667, True)
+    """
+
+    family = "confidence"
+    sla_field = "min_mean_confidence"
+
+    def __init__(
+        self, *, name: str, window: int, threshold: float | None, min_events: int | None = None
+    ) -> None:
+        super().__init__(name=name, window=window, threshold=threshold, min_events=min_events)
+        require_number("threshold", self.threshold, low=0.0, high=1.0)
+
+    def _take(self, event: InferenceEvent) -> float | None:
+        if event.route is not Route.CHAMPION:
+            return None
+        return event.confidence
+
+    def _read(self, values: Sequence[float]) -> Reading:
+        data = np.asarray(values, dtype=float)
+        mean = float(data.mean())
+        evidence = {
+            "mean_confidence": mean,
+            "share_below_threshold": float(np.mean(data < self.threshold)),
+            "p10_confidence": float(np.quantile(data, 0.10)),
+            "count": int(data.size),
+        }
+        return Reading("mean_confidence", mean, self.threshold, "below", data.size, evidence)

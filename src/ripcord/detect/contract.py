@@ -1,0 +1,74 @@
+"""Contract breaks: the share of requests whose input broke the model's input contract.
+
+Every route counts, blocked ones included: a broken upstream pipeline shows here first
+(SPEC scenarios 2 and 8), whatever the guard then did with the request.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from ripcord.detect.base import Reading
+from ripcord.detect.windows import WindowedDetector, require_number
+from ripcord.events import InferenceEvent, Route
+from ripcord.sop.schema import DetectorSpec, ModelSop
+
+#: No SLA names a contract-break rate; 5 % of requests is where the SPEC's SEV-3 starts.
+DEFAULT_THRESHOLD = 0.05
+
+#: One window entry: (broken?, the violation messages).
+Entry = tuple[bool, tuple[str, ...]]
+
+
+def violated_field(message: str) -> str:
+    """The field a violation names: the text before the first ':' ("income: -5 is ...")."""
+    field, sep, _ = message.partition(":")
+    return field.strip() if sep else "(unknown)"
+
+
+class ContractDetector(WindowedDetector[Entry]):
+    """Share of the last `window` events (all routes) with violations or a `blocked` route;
+    bad when *above* threshold (default 0.05).
+
+    Reads once `min_events` (default min(window, 30)) events are in, like the other rate
+    detectors. Evidence counts broken events per violated field, so the report can say
+    "income broke on 180 requests" rather than "contract broke".
+    """
+
+    family = "contract"
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        window: int,
+        threshold: float | None = DEFAULT_THRESHOLD,
+        min_events: int | None = None,
+    ) -> None:
+        threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+        super().__init__(name=name, window=window, threshold=threshold, min_events=min_events)
+        require_number("threshold", self.threshold, low=0.0, high=1.0)
+
+    @classmethod
+    def threshold_for(cls, spec: DetectorSpec, model: ModelSop) -> float | None:
+        return DEFAULT_THRESHOLD if spec.threshold is None else spec.threshold
+
+    def _take(self, event: InferenceEvent) -> Entry:
+        return (bool(event.violations) or event.route is Route.BLOCKED, event.violations)
+
+    def _read(self, values: Sequence[Entry]) -> Reading:
+        broken = sum(1 for bad, _ in values if bad)
+        fields: Counter[str] = Counter()
+        for _, violations in values:
+            fields.update({violated_field(v) for v in violations})  # once per event
+        examples = [v for _, violations in values for v in violations][:3]
+        rate = broken / len(values)
+        evidence = {
+            "violation_rate": rate,
+            "broken": broken,
+            "count": len(values),
+            "fields": dict(fields.most_common()),
+            "examples": examples,
+        }
+        return Reading("violation_rate", rate, self.threshold, "above", len(values), evidence)

@@ -1,0 +1,268 @@
+"""Prediction and feature drift against a frozen reference baseline.
+
+Both compare the last `window` champion events with the model's `Reference` (the first
+served events, frozen once full), by PSI over reference-quantile bins (default, threshold
+0.2, the usual "significant shift" level) or by the two-sample KS statistic D (threshold
+0.15). The reference's bins and sorted values are computed once, on the first check after it
+froze, because the reference never changes afterwards; see `ripcord.detect.stats` for how
+missing values and categorical columns are handled.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections import deque
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ripcord.detect.base import Detector, Reading, Reference
+from ripcord.detect.stats import ColumnDrift, Profile, build_profile
+from ripcord.detect.windows import require_choice, require_int, require_number
+from ripcord.events import FeatureValue, InferenceEvent, Route
+from ripcord.sop.schema import DetectorSpec, ModelSop
+
+METHODS = ("psi", "ks")
+DEFAULT_THRESHOLDS = {"psi": 0.2, "ks": 0.15}
+DEFAULT_BINS = 10
+#: Window events needed per PSI bin, so that PSI on unchanged traffic (about (bins - 1) /
+#: window) stays well under the 0.2 threshold.
+MIN_PER_BIN = 20
+TOP_FEATURES = 5
+
+
+class DriftDetector(Detector):
+    """Shared machinery: parameters, the cached reference profiles, and `check()`.
+
+    Parameters: `method` "psi" (default) or "ks"; `bins` (default 10) quantile bins for PSI,
+    at most window / 20 under PSI so that noise alone does not reach the threshold;
+    `threshold` defaults by method (PSI 0.2, KS D 0.15). Reads only when the baseline is
+    frozen and the window is full, so a half-empty window is never compared with a full
+    reference.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        window: int,
+        reference: Reference,
+        threshold: float | None = None,
+        method: str = "psi",
+        bins: int = DEFAULT_BINS,
+    ) -> None:
+        self.method = require_choice("method", method, METHODS)
+        threshold = DEFAULT_THRESHOLDS[self.method] if threshold is None else threshold
+        super().__init__(name=name, window=window, threshold=threshold)
+        high = 1.0 if self.method == "ks" else float("inf")
+        require_number("threshold", self.threshold, low=0.0, high=high)
+        self.bins = require_int("bins", bins, low=2, high=1000)
+        if self.method == "psi" and window < MIN_PER_BIN * self.bins:
+            # With no drift at all PSI is about (bins - 1) / window, and an empty bin alone
+            # adds ~0.7: a window with few events per bin would page on noise.
+            raise ValueError(
+                f"bins: {bins!r} needs window >= {MIN_PER_BIN * self.bins} "
+                f"({MIN_PER_BIN} events per bin), not {window}"
+            )
+        if not isinstance(reference, Reference):
+            raise ValueError(f"reference: {type(reference).__name__} must be a Reference")
+        self.reference = reference
+        self._profiles: dict[str, Profile] | None = None
+        # The engine checks after every label too, which drift ignores: a reading is kept
+        # until the window next changes, so a burst of labels costs nothing.
+        self._changes = 0
+        self._memo: tuple[int, Reading] | None = None
+
+    @classmethod
+    def threshold_for(cls, spec: DetectorSpec, model: ModelSop) -> float | None:
+        if spec.threshold is not None:
+            return spec.threshold
+        return DEFAULT_THRESHOLDS.get(str(spec.params.get("method", "psi")))
+
+    @classmethod
+    def from_spec(cls, spec: DetectorSpec, model: ModelSop, reference: Reference) -> Detector:
+        threshold = cls.threshold_for(spec, model)
+        return cls(
+            name=spec.key, window=spec.window, threshold=threshold, reference=reference,
+            **spec.params,
+        )  # fmt: skip
+
+    def observe(self, event: InferenceEvent) -> None:
+        if event.route is Route.CHAMPION:
+            self._append(event)
+            self._changes += 1
+
+    def reset(self) -> None:
+        self._clear()  # the baseline stays frozen
+        self._changes += 1
+
+    def check(self) -> Reading | None:
+        if self._memo is not None and self._memo[0] == self._changes:
+            return self._memo[1]
+        reading = self._compute()
+        if reading is not None:
+            self._memo = (self._changes, reading)
+        return reading
+
+    def _compute(self) -> Reading | None:
+        if not self._window_full():
+            return None
+        profiles = self._cached_profiles()
+        if not profiles:
+            return None
+        drifts = {
+            column: profile.compare(self._window_column(column), self.method)
+            for column, profile in profiles.items()
+        }
+        return self._read(drifts)
+
+    def _cached_profiles(self) -> dict[str, Profile] | None:
+        """Profiles of the baseline, built once when it has frozen (it never changes after)."""
+        if self._profiles is None:
+            baseline = self._baseline()
+            if baseline is None:
+                return None
+            built = {
+                column: build_profile(values, self.bins) for column, values in baseline.items()
+            }
+            self._profiles = {c: p for c, p in sorted(built.items()) if p is not None}
+        return self._profiles
+
+    @abc.abstractmethod
+    def _append(self, event: InferenceEvent) -> None:
+        """Take one champion event into the window."""
+
+    @abc.abstractmethod
+    def _clear(self) -> None: ...
+
+    @abc.abstractmethod
+    def _baseline(self) -> Mapping[str, Sequence[object]] | None:
+        """The frozen baseline's columns, or None while it is still filling."""
+
+    @abc.abstractmethod
+    def _window_full(self) -> bool: ...
+
+    @abc.abstractmethod
+    def _window_column(self, column: str) -> Sequence[object]: ...
+
+    @abc.abstractmethod
+    def _read(self, drifts: Mapping[str, ColumnDrift]) -> Reading: ...
+
+
+class PredictionDriftDetector(DriftDetector):
+    """Drift of what the model answers: `on="prediction"` (default) compares predictions
+    (numeric ones by bins or KS, others as categories); `on="confidence"` compares
+    confidences.
+
+    The shared `Reference` holds no confidences, so for `on="confidence"` the detector
+    freezes its own baseline: the first `reference.size` champion confidences it sees (kept across `reset()`, like the reference).
+    """
+
+    family = "prediction_drift"
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        window: int,
+        reference: Reference,
+        threshold: float | None = None,
+        method: str = "psi",
+        bins: int = DEFAULT_BINS,
+        on: str = "prediction",
+    ) -> None:
+        super().__init__(
+            name=name, window=window, reference=reference, threshold=threshold, method=method,
+            bins=bins,
+        )  # fmt: skip
+        self.on = require_choice("on", on, ("prediction", "confidence"))
+        self._window: deque[FeatureValue] = deque(maxlen=window)
+        self._confidences: list[float | None] = []  # the own baseline for on="confidence"
+
+    def _append(self, event: InferenceEvent) -> None:
+        if self.on == "prediction":
+            self._window.append(event.prediction)
+            return
+        if len(self._confidences) < self.reference.size:
+            self._confidences.append(event.confidence)
+        self._window.append(event.confidence)
+
+    def _clear(self) -> None:
+        self._window.clear()
+
+    def _baseline(self) -> Mapping[str, Sequence[object]] | None:
+        if self.on == "prediction":
+            return {"prediction": self.reference.predictions} if self.reference.frozen else None
+        frozen = len(self._confidences) >= self.reference.size
+        return {"confidence": self._confidences} if frozen else None
+
+    def _window_full(self) -> bool:
+        return len(self._window) >= self.window
+
+    def _window_column(self, column: str) -> Sequence[object]:
+        return self._window
+
+    def _read(self, drifts: Mapping[str, ColumnDrift]) -> Reading:
+        drift = drifts[self.on]
+        evidence: dict[str, Any] = drift.as_dict(self.on)
+        del evidence["feature"]
+        evidence.update(on=self.on, bins=self.bins, shifts=list(drift.shifts))
+        metric = f"{self.on}_{drift.method}"
+        return Reading(metric, drift.statistic, self.threshold, "above", drift.count, evidence)
+
+
+class FeatureDriftDetector(DriftDetector):
+    """Drift of what the model is fed: every reference feature is compared on its own, and
+    the reading is the largest statistic (so one broken feature is enough to fire).
+
+    Evidence `top_features` ranks up to 5 features by statistic, descending, each as
+    {feature, statistic, reference_mean, window_mean, method, kind, p_value, missing}; the
+    incident report shows it. Under `method="ks"` categorical features still use PSI (noted
+    per feature), against the same threshold. Features absent from the reference are ignored.
+    """
+
+    family = "feature_drift"
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        window: int,
+        reference: Reference,
+        threshold: float | None = None,
+        method: str = "psi",
+        bins: int = DEFAULT_BINS,
+    ) -> None:
+        super().__init__(
+            name=name, window=window, reference=reference, threshold=threshold, method=method,
+            bins=bins,
+        )  # fmt: skip
+        self._window: deque[Mapping[str, FeatureValue]] = deque(maxlen=window)
+
+    def _append(self, event: InferenceEvent) -> None:
+        self._window.append(event.features)
+
+    def _clear(self) -> None:
+        self._window.clear()
+
+    def _baseline(self) -> Mapping[str, Sequence[object]] | None:
+        return self.reference.features if self.reference.frozen else None
+
+    def _window_full(self) -> bool:
+        return len(self._window) >= self.window
+
+    def _window_column(self, column: str) -> Sequence[object]:
+        return [features.get(column) for features in self._window]
+
+    def _read(self, drifts: Mapping[str, ColumnDrift]) -> Reading:
+        ranked = sorted(drifts.items(), key=lambda item: (-item[1].statistic, item[0]))
+        value = ranked[0][1].statistic
+        evidence = {
+            "method": self.method,
+            "bins": self.bins,
+            "top_features": [drift.as_dict(feature) for feature, drift in ranked[:TOP_FEATURES]],
+            "drifted_features": [f for f, d in ranked if d.statistic > self.threshold],
+            "features_checked": len(ranked),
+            "missing": {f: d.missing for f, d in sorted(drifts.items()) if d.missing},
+        }
+        metric = f"max_feature_{self.method}"
+        return Reading(metric, value, self.threshold, "above", len(self._window), evidence)

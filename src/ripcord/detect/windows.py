@@ -1,0 +1,97 @@
+"""Shared pieces of the detector families: parameter checks and the bounded event window.
+
+Every family validates its parameters the same way, so a bad SOP entry always fails with a
+message that starts with the parameter's name (`min_events: 0 must be in [1, 200]`), which
+is what `DetectorRegistry.build` and `ripcord sop validate` show to the user.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+import numbers
+from collections import deque
+from collections.abc import Sequence
+from typing import Generic, TypeVar
+
+from ripcord.detect.base import Detector, Reading
+from ripcord.events import InferenceEvent
+
+T = TypeVar("T")
+
+#: Streaming rate detectors read once they hold this many events (or a full, smaller window):
+#: enough that one odd request cannot page anyone, few enough to alarm within seconds.
+MIN_EVENTS = 30
+
+
+def require_int(name: str, value: object, *, low: int, high: int | None = None) -> int:
+    """An integer in [low, high]; bools are refused although Python counts them as ints."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name}: {value!r} must be an integer")
+    if value < low or (high is not None and value > high):
+        bound = f"[{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"{name}: {value!r} must be {'in ' if high is not None else ''}{bound}")
+    return value
+
+
+def require_number(
+    name: str, value: object, *, low: float, high: float, open_: bool = False
+) -> float:
+    """A finite number in [low, high], or in (low, high) when `open_`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name}: {value!r} must be a number")
+    number = float(value)
+    inside = low < number < high if open_ else low <= number <= high
+    if not math.isfinite(number) or not inside:
+        bounds = f"({low:g}, {high:g})" if open_ else f"[{low:g}, {high:g}]"
+        raise ValueError(f"{name}: {value!r} must be in {bounds}")
+    return number
+
+
+def require_choice(name: str, value: object, choices: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name}: {value!r} must be one of {', '.join(choices)}")
+    return value
+
+
+class WindowedDetector(Detector, Generic[T]):
+    """A detector over the last `window` values it takes from events, one value per event.
+
+    Subclasses say which value an event contributes (`_take`; None skips the event) and how
+    the window reads (`_read`). The window is a deque with `maxlen`, so memory is bounded by
+    `window` whatever the traffic. `check()` returns None until `min_events` values are in
+    (default: min(window, 30)), so a new version is judged within seconds of going live
+    without one odd request deciding.
+    """
+
+    def __init__(
+        self, *, name: str, window: int, threshold: float | None, min_events: int | None = None
+    ) -> None:
+        super().__init__(name=name, window=window, threshold=threshold)
+        self.min_events = (
+            min(window, MIN_EVENTS)
+            if min_events is None
+            else require_int("min_events", min_events, low=1, high=window)
+        )
+        self._values: deque[T] = deque(maxlen=window)
+
+    def observe(self, event: InferenceEvent) -> None:
+        value = self._take(event)
+        if value is not None:
+            self._values.append(value)
+
+    def check(self) -> Reading | None:
+        if len(self._values) < self.min_events:
+            return None
+        return self._read(tuple(self._values))
+
+    def reset(self) -> None:
+        self._values.clear()
+
+    @abc.abstractmethod
+    def _take(self, event: InferenceEvent) -> T | None:
+        """The value this event adds to the window, or None to skip it."""
+
+    @abc.abstractmethod
+    def _read(self, values: Sequence[T]) -> Reading:
+        """The reading on a window holding at least `min_events` values."""

@@ -1,0 +1,112 @@
+"""Ripcord's exceptions, one small tree.
+
+    RipcordError
+    ├── InputError              bad input from a user: names the field and the value
+    │   ├── SopError            an SOP file that does not validate (carries every problem)
+    │   └── EventError          a malformed event
+    ├── NotFoundError           an unknown model, version, incident or action
+    ├── TransitionError         a lifecycle move the transition table does not allow
+    ├── AuditError              the audit chain does not verify
+    ├── ApprovalError           an approval that the policy refuses (e.g. wrong actor)
+    └── RollbackError           a rollback that cannot go on (no candidate passed, ...)
+
+The CLI (and later the API) maps this tree to exit codes / HTTP codes in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+class RipcordError(Exception):
+    """Base of every error Ripcord raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a piece of input: where it is, what was there, what is wrong."""
+
+    path: str
+    value: object
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.value!r} {self.message}" if self.path else self.message
+
+
+class InputError(RipcordError):
+    """Bad input; `problems` lists every offending field with its value."""
+
+    def __init__(self, what: str, problems: Sequence[Problem]) -> None:
+        self.what = what
+        self.problems = list(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"invalid {what}:\n{lines}" if lines else f"invalid {what}")
+
+
+class SopError(InputError):
+    """An SOP file that does not validate."""
+
+
+class EventError(InputError):
+    """A malformed event."""
+
+
+class NotFoundError(RipcordError):
+    """An unknown model, version, incident or action."""
+
+    def __init__(self, kind: str, key: object) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"unknown {kind}: {key!r}")
+
+
+class TransitionError(RipcordError):
+    """A lifecycle move that the transition table does not allow."""
+
+
+class AuditError(RipcordError):
+    """The audit chain does not verify."""
+
+
+class ApprovalError(RipcordError):
+    """An approval that the policy refuses."""
+
+
+class RollbackError(RipcordError):
+    """A rollback that cannot go on."""
+
+
+_MESSAGES = {
+    "greater_than": "is not > {gt}",
+    "greater_than_equal": "is not >= {ge}",
+    "less_than": "is not < {lt}",
+    "less_than_equal": "is not <= {le}",
+    "missing": "is required",
+    "extra_forbidden": "is not a known field",
+    "enum": "is not one of {expected}",
+    "literal_error": "is not one of {expected}",
+}
+
+
+def problems_from(errors: Sequence[Mapping[str, Any]], prefix: str = "") -> list[Problem]:
+    """Turn pydantic's `ValidationError.errors()` into Problems with dotted paths.
+
+    Takes the plain list so this module needs no pydantic import.
+    """
+    problems = []
+    for err in errors:
+        loc = err.get("loc", ())
+        parts = [prefix] if prefix else []
+        parts += [str(p) for p in (loc if isinstance(loc, tuple | list) else ())]
+        template = _MESSAGES.get(str(err.get("type")))
+        ctx = err.get("ctx") or {}
+        try:
+            message = template.format(**ctx) if template else str(err.get("msg", "")).lower()
+        except (KeyError, IndexError):
+            message = str(err.get("msg", "")).lower()
+        value = None if err.get("type") == "missing" else err.get("input")
+        problems.append(Problem(".".join(parts), value, message))
+    return problems

@@ -1,0 +1,1 @@
+"""Incidents: the lifecycle table, triage of signals into incidents, the recorded timeline."""

@@ -1,0 +1,230 @@
+"""Incident records: open or join on a signal, transitions, acks, timeline, audit.
+
+Every function here works inside the caller's transaction (a `Session`), so a state change,
+its timeline entry and its audit row are stored together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ripcord.detect.base import Signal
+from ripcord.errors import NotFoundError
+from ripcord.incidents import lifecycle
+from ripcord.incidents.lifecycle import Status
+from ripcord.sop.severity import Classification, Severity
+from ripcord.store import audit
+from ripcord.store.tables import Incident, SignalRow, TimelineEntry
+
+
+def segment_key(segment: Mapping[str, str] | None) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted((segment or {}).items()))
+
+
+def snapshot(incident: Incident) -> dict[str, Any]:
+    return {"status": incident.status, "severity": Severity(incident.severity).label}
+
+
+def get(session: Session, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFoundError("incident", incident_id)
+    return incident
+
+
+def note(
+    session: Session,
+    incident: Incident,
+    *,
+    at: datetime,
+    kind: str,
+    actor: str,
+    message: str,
+    data: Mapping[str, Any] | None = None,
+) -> TimelineEntry:
+    entry = TimelineEntry(
+        incident_id=incident.id,
+        at=at,
+        kind=kind,
+        actor=actor,
+        message=message,
+        data=audit.plain(data or {}),
+    )
+    session.add(entry)
+    return entry
+
+
+def transition(
+    session: Session, incident: Incident, target: Status, *, at: datetime, actor: str, reason: str
+) -> None:
+    """Move an incident along the lifecycle table, with its timeline entry and audit row."""
+    current = Status(incident.status)
+    lifecycle.check(current, target)
+    before = snapshot(incident)
+    incident.status = target.value
+    stamp = lifecycle.STAMPS.get(target)
+    if stamp and getattr(incident, stamp) is None:
+        setattr(incident, stamp, at)
+    note(
+        session,
+        incident,
+        at=at,
+        kind="status",
+        actor=actor,
+        message=f"{current.value} → {target.value}: {reason}",
+    )
+    audit.append(
+        session,
+        at=at,
+        actor=actor,
+        action=f"incident.{target.value}",
+        subject=f"incident:{incident.id}",
+        reason=reason,
+        before=before,
+        after=snapshot(incident),
+    )
+
+
+def acknowledge(session: Session, incident: Incident, *, at: datetime, actor: str) -> None:
+    """A human took the page. Moves an open incident to acknowledged; on an incident that
+    automation already moved on, it only stamps the ack time."""
+    if incident.acknowledged_at is not None:
+        return
+    if Status(incident.status) is Status.OPEN:
+        transition(
+            session, incident, Status.ACKNOWLEDGED, at=at, actor=actor, reason="page acknowledged"
+        )
+        return
+    incident.acknowledged_at = at
+    note(session, incident, at=at, kind="ack", actor=actor, message="page acknowledged")
+    audit.append(
+        session,
+        at=at,
+        actor=actor,
+        action="incident.ack",
+        subject=f"incident:{incident.id}",
+        after=snapshot(incident),
+    )
+
+
+@dataclass(frozen=True)
+class Triage:
+    incident: Incident
+    created: bool
+    raised: bool  # severity went up on an incident that was already open
+
+
+def _active(session: Session, model: str, incident_type: str, segment: str) -> Incident | None:
+    query = (
+        select(Incident)
+        .where(
+            Incident.model == model,
+            Incident.incident_type == incident_type,
+            Incident.segment == segment,
+            Incident.status.in_([s.value for s in lifecycle.ACTIVE]),
+        )
+        .order_by(Incident.id.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
+def open_or_join(
+    session: Session,
+    signal: Signal,
+    cls: Classification,
+    *,
+    owner: str,
+    started_at: datetime,
+    ack_by: datetime,
+) -> Triage:
+    """Group a signal into the open incident for (model, type, segment), or open one."""
+    seg = segment_key(signal.segment)
+    incident = _active(session, signal.model, cls.incident_type.value, seg)
+    created = raised = False
+    if incident is None:
+        incident = Incident(
+            model=signal.model,
+            incident_type=cls.incident_type.value,
+            segment=seg,
+            severity=int(cls.severity),
+            status=Status.OPEN.value,
+            version=signal.version,
+            owner=owner,
+            title=f"{signal.model} {signal.version}: {cls.rule}",
+            started_at=started_at,
+            detected_at=signal.at,
+            ack_by=ack_by,
+        )
+        session.add(incident)
+        session.flush()
+        created = True
+        audit.append(
+            session,
+            at=signal.at,
+            actor="ripcord",
+            action="incident.open",
+            subject=f"incident:{incident.id}",
+            reason=signal.summary,
+            after=snapshot(incident),
+        )
+    elif cls.severity > Severity(incident.severity):
+        before = snapshot(incident)
+        incident.severity = int(cls.severity)
+        raised = True
+        note(
+            session,
+            incident,
+            at=signal.at,
+            kind="severity",
+            actor="ripcord",
+            message=f"severity raised to {cls.severity.label}: {signal.summary}",
+        )
+        audit.append(
+            session,
+            at=signal.at,
+            actor="ripcord",
+            action="incident.severity",
+            subject=f"incident:{incident.id}",
+            reason=signal.summary,
+            before=before,
+            after=snapshot(incident),
+        )
+    _add_signal(session, incident, signal, cls)
+    return Triage(incident, created, raised)
+
+
+def _add_signal(session: Session, incident: Incident, signal: Signal, cls: Classification) -> None:
+    r = signal.reading
+    session.add(
+        SignalRow(
+            incident_id=incident.id,
+            model=signal.model,
+            version=signal.version,
+            detector=signal.detector,
+            family=signal.family,
+            metric=r.metric,
+            value=r.value,
+            threshold=r.threshold,
+            direction=r.direction,
+            window=r.window,
+            severity=int(cls.severity),
+            at=signal.at,
+            evidence=audit.plain(r.evidence),
+        )
+    )
+    note(
+        session,
+        incident,
+        at=signal.at,
+        kind="signal",
+        actor="ripcord",
+        message=f"{cls.severity.label} {cls.incident_type.value}: {signal.summary}",
+        data={"detector": signal.detector, "value": r.value, "threshold": r.threshold},
+    )

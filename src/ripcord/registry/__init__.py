@@ -1,0 +1,1 @@
+"""Model version stores behind one interface."""

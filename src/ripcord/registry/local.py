@@ -1,0 +1,157 @@
+"""The built-in registry: versions in the database, artifacts in a folder.
+
+Artifacts are joblib files; their SHA-256 is recorded at registration and checked at load,
+so a swapped or corrupted file is refused rather than served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ripcord.errors import InputError, NotFoundError, Problem
+from ripcord.store import audit
+from ripcord.store.tables import Deployment, ModelVersion
+
+
+class Health:
+    UNKNOWN = "unknown"
+    GOOD = "good"  # validated and verified in service
+    BAD = "bad"  # implicated in an incident
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class LocalRegistry:
+    def __init__(self, artifacts: Path) -> None:
+        self.artifacts = artifacts
+
+    def register(
+        self,
+        session: Session,
+        *,
+        model: str,
+        version: str,
+        predictor: Any,
+        at: datetime,
+        actor: str,
+        parent: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> ModelVersion:
+        if self.find(session, model, version) is not None:
+            raise InputError(
+                "version", [Problem("version", version, f"already exists for {model}")]
+            )
+        folder = self.artifacts / model / version
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "model.joblib"
+        joblib.dump(predictor, path)
+        row = ModelVersion(
+            model=model,
+            version=version,
+            parent=parent,
+            artifact=str(path),
+            sha256=_sha256(path),
+            created_at=at,
+            health=Health.UNKNOWN,
+            meta=audit.plain(meta or {}),
+        )
+        session.add(row)
+        audit.append(
+            session,
+            at=at,
+            actor=actor,
+            action="version.register",
+            subject=f"model:{model}",
+            after={"version": version, "parent": parent, "sha256": row.sha256},
+        )
+        return row
+
+    def find(self, session: Session, model: str, version: str) -> ModelVersion | None:
+        query = select(ModelVersion).where(
+            ModelVersion.model == model, ModelVersion.version == version
+        )
+        return session.scalars(query).first()
+
+    def get(self, session: Session, model: str, version: str) -> ModelVersion:
+        row = self.find(session, model, version)
+        if row is None:
+            raise NotFoundError("version", f"{model}@{version}")
+        return row
+
+    def load(self, row: ModelVersion) -> Any:
+        path = Path(row.artifact)
+        if not path.is_file():
+            raise NotFoundError("artifact", str(path))
+        if _sha256(path) != row.sha256:
+            raise InputError(
+                "artifact", [Problem("sha256", str(path), "does not match the registered hash")]
+            )
+        return joblib.load(path)
+
+    def versions(self, session: Session, model: str) -> list[ModelVersion]:
+        query = (
+            select(ModelVersion).where(ModelVersion.model == model).order_by(ModelVersion.id.desc())
+        )
+        return list(session.scalars(query))
+
+    def record_deployment(
+        self,
+        session: Session,
+        *,
+        model: str,
+        version: str,
+        at: datetime,
+        actor: str,
+        kind: str = "deploy",
+        reason: str = "",
+    ) -> Deployment:
+        """Deployment history; the routing table moves the traffic (respond/routing.py)."""
+        self.get(session, model, version)
+        row = Deployment(model=model, version=version, at=at, actor=actor, kind=kind, reason=reason)
+        session.add(row)
+        return row
+
+    def deployments(self, session: Session, model: str) -> list[Deployment]:
+        query = select(Deployment).where(Deployment.model == model).order_by(Deployment.id)
+        return list(session.scalars(query))
+
+    def mark(
+        self,
+        session: Session,
+        row: ModelVersion,
+        health: str,
+        *,
+        at: datetime,
+        actor: str,
+        reason: str,
+    ) -> None:
+        before = {"health": row.health}
+        row.health = health
+        audit.append(
+            session,
+            at=at,
+            actor=actor,
+            action="version.health",
+            subject=f"model:{row.model}@{row.version}",
+            reason=reason,
+            before=before,
+            after={"health": health},
+        )
+
+    def candidates(self, session: Session, model: str, *, exclude: set[str]) -> list[ModelVersion]:
+        """Last-known-good candidates, newest first: healthy versions not implicated now."""
+        return [
+            v
+            for v in self.versions(session, model)
+            if v.health == Health.GOOD and v.version not in exclude
+        ]

@@ -1,0 +1,1 @@
+"""Response: routing and the circuit breaker, golden-set validation, the rollback procedure."""

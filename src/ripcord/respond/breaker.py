@@ -1,0 +1,77 @@
+"""Routing state and the circuit breaker (pure: the runtime persists what changes).
+
+The breaker is opened by signals (`trip`), not only by exceptions: a model that answers
+quickly and wrongly is as broken as one that throws. Half-open lets a share of traffic
+through to the serving version while it is verified; the rest stays on the fallback.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class BreakerState(enum.StrEnum):
+    CLOSED = "closed"  # traffic to the serving version
+    OPEN = "open"  # traffic to the fallback
+    HALF_OPEN = "half_open"  # a trial share to the serving version, the rest to the fallback
+
+
+@dataclass
+class RouteState:
+    """Where one model's traffic goes. Mirrors the `routing` row."""
+
+    model: str
+    serving: str | None
+    breaker: BreakerState = BreakerState.CLOSED
+    killed: bool = False
+    revision: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {"serving": self.serving, "breaker": self.breaker.value, "killed": self.killed}
+
+
+class CircuitBreaker:
+    """Decides champion vs fallback per call and counts consecutive failures."""
+
+    def __init__(
+        self, state: RouteState, *, failure_threshold: int = 5, trial_share: float = 0.5
+    ) -> None:
+        if failure_threshold <= 0:
+            raise ValueError(f"failure_threshold: {failure_threshold!r} must be > 0")
+        if not 0.0 < trial_share <= 1.0:
+            raise ValueError(f"trial_share: {trial_share!r} must be in (0, 1]")
+        self.state = state
+        self.failure_threshold = failure_threshold
+        self.trial_share = trial_share
+        self._failures = 0
+        self._credit = 0.0
+
+    def use_champion(self) -> bool:
+        """True: send this call to the serving version; False: to the fallback."""
+        breaker = self.state.breaker
+        if breaker is BreakerState.CLOSED:
+            return self.state.serving is not None
+        if breaker is BreakerState.OPEN or self.state.serving is None:
+            return False
+        # Half-open: an even, deterministic share (no randomness to make drills flaky).
+        self._credit += self.trial_share
+        if self._credit >= 1.0:
+            self._credit -= 1.0
+            return True
+        return False
+
+    def record_success(self) -> None:
+        self._failures = 0
+
+    def record_failure(self) -> bool:
+        """Count a failed call; True when this failure should trip the breaker."""
+        self._failures += 1
+        return (
+            self.state.breaker is not BreakerState.OPEN and self._failures >= self.failure_threshold
+        )
+
+    def set(self, breaker: BreakerState) -> None:
+        self.state.breaker = breaker
+        self._failures = 0
+        self._credit = 0.0

@@ -1,0 +1,241 @@
+"""From a signal to action: triage, containment, rollback, pages.
+
+Containment and the incident record are written in one transaction before any message is
+sent; notifications go out afterwards and their failures are recorded, never raised, so a
+channel that is down cannot delay containment or lose the incident.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ripcord.detect.base import Signal
+from ripcord.incidents import service
+from ripcord.incidents.lifecycle import Status
+from ripcord.notify.base import MessageKind, Notification
+from ripcord.respond.breaker import BreakerState
+from ripcord.respond.rollback import Step
+from ripcord.sop.schema import ResponseSpec
+from ripcord.sop.severity import Classification, Severity
+from ripcord.store.tables import Action, Delivery, EventRow, Incident
+
+if TYPE_CHECKING:
+    from ripcord.app import Ripcord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Verification:
+    """A window of live events a version must pass: after a deploy, or after a rollback."""
+
+    model: str
+    version: str
+    needed: int
+    purpose: str  # "deploy" | "rollback"
+    action_id: int | None = None
+    seen: int = 0
+
+
+class Responder:
+    def __init__(self, app: Ripcord) -> None:
+        self.app = app
+
+    def handle(self, signal: Signal) -> Incident:
+        app = self.app
+        cls = app.policy.classify(signal.family, signal.reading.value)
+        response = app.sop.response.get(cls.severity.label, ResponseSpec())
+        log.info(
+            "signal",
+            extra={
+                "model": signal.model,
+                "detector": signal.detector,
+                "severity": cls.severity.label,
+                "value": signal.reading.value,
+            },
+        )
+        try:
+            with app.db.session() as session:
+                triage = self._triage(session, signal, cls)
+                incident = triage.incident
+                self._fail_verification(session, signal)
+                if (triage.created or triage.raised) and response.contain:
+                    self._contain(session, incident, signal)
+                rollback = self._rollback(session, incident, response)
+        except Exception:
+            with app.db.session() as session:  # memory follows what was really stored
+                app.routes.load(session)
+            raise
+        if triage.created or triage.raised:
+            self.page(incident, MessageKind.PAGE, f"{cls.severity.label} {incident.title}")
+        if rollback is not None:
+            self.after_step(*rollback)
+        return incident
+
+    def _triage(self, session: Session, signal: Signal, cls: Classification) -> service.Triage:
+        app = self.app
+        owner_team = app.sop.escalation.teams.get(
+            cls.incident_type, app.sop.models[signal.model].owner
+        )
+        minutes = app.sop.escalation.ack_minutes.get(cls.severity.label, 60)
+        started = app.deployed_at(signal.model, signal.version) or signal.at
+        return service.open_or_join(
+            session,
+            signal,
+            cls,
+            owner=owner_team,
+            started_at=started,
+            ack_by=signal.at + timedelta(minutes=minutes),
+        )
+
+    def _fail_verification(self, session: Session, signal: Signal) -> None:
+        check = self.app.verifications.get(signal.model)
+        if check is None or check.version != signal.version:
+            return
+        del self.app.verifications[signal.model]
+        if check.purpose == "rollback" and check.action_id is not None:
+            action = session.get(Action, check.action_id)
+            assert action is not None
+            self.app.rollback.verified(session, action, ok=False, detail=signal.summary)
+
+    def _contain(self, session: Session, incident: Incident, signal: Signal) -> None:
+        app, at = self.app, app_now(self.app)
+        state = app.routes.state(incident.model)
+        if state.breaker is not BreakerState.OPEN:
+            app.routes.apply(
+                session,
+                incident.model,
+                at=at,
+                actor="ripcord",
+                breaker=BreakerState.OPEN,
+                reason=f"incident {incident.id}: {signal.summary}",
+            )
+        if Status(incident.status) in (Status.OPEN, Status.ACKNOWLEDGED):
+            service.transition(
+                session,
+                incident,
+                Status.CONTAINED,
+                at=at,
+                actor="ripcord",
+                reason="circuit breaker open: traffic on the fallback",
+            )
+
+    def _rollback(
+        self, session: Session, incident: Incident, response: ResponseSpec
+    ) -> tuple[int, Step] | None:
+        if response.rollback == "none":
+            return None
+        app = self.app
+        action = app.rollback.start(
+            session, incident, actor="ripcord", approval=response.rollback == "approval"
+        )
+        return action.id, app.rollback.advance(session, action)
+
+    def after_step(self, action_id: int, step: Step) -> None:
+        """Start verification, ask for approval, or escalate, as the step requires."""
+        app = self.app
+        with app.db.session() as session:
+            action = session.get(Action, action_id)
+            assert action is not None
+            incident = service.get(session, action.incident_id)
+        if step is Step.VERIFYING and incident.model not in app.verifications:
+            target = action.data["target"]
+            app.engine.forget(incident.model, target)
+            app.verifications[incident.model] = Verification(
+                incident.model, target, app.sop.rollback.verification_events, "rollback", action.id
+            )
+        elif step is Step.AWAITING_APPROVAL:
+            self.page(
+                incident,
+                MessageKind.UPDATE,
+                f"approval needed: roll back to {action.data['target']} (action {action.id})",
+                to=app.sop.rollback.approvers,
+            )
+        elif step is Step.ESCALATED:
+            self.page(
+                incident, MessageKind.UPDATE, "rollback escalated: no version passed validation"
+            )
+        elif step is Step.DONE:
+            self.page(incident, MessageKind.RESOLVED, f"resolved: {action.data['target']} verified")
+
+    # -- notifications --------------------------------------------------------------------
+    def page(
+        self, incident: Incident, kind: MessageKind, title: str, to: tuple[str, ...] | None = None
+    ) -> None:
+        app = self.app
+        team_name = incident.owner or app.sop.models[incident.model].owner
+        team = app.sop.teams.get(team_name)
+        recipients = list(to) if to else [team.primary if team else team_name]
+        channels = list(team.channels) if team else list(app.sop.channels)
+        body = self.business_update(incident)
+        for person in recipients:
+            message = Notification(
+                kind=kind,
+                incident_id=incident.id,
+                model=incident.model,
+                severity=Severity(incident.severity).label,
+                title=title,
+                body=body,
+                recipient=person,
+                team=team_name,
+                at=app_now(app),
+                ack_by=incident.ack_by,
+                details={"status": incident.status, "type": incident.incident_type},
+            )
+            deliveries = app.notifier.send(message, channels)
+            with app.db.session() as session:
+                session.add_all(
+                    Delivery(
+                        incident_id=incident.id,
+                        channel=d.channel,
+                        recipient=person,
+                        kind=kind.value,
+                        ok=d.ok,
+                        at=message.at,
+                        detail=d.error or f"{d.attempts} attempt(s)",
+                    )
+                    for d in deliveries
+                )
+
+    def business_update(self, incident: Incident) -> str:
+        """Status in business terms: requests affected, what serves them, next update."""
+        app = self.app
+        app.flush()
+        with app.db.session() as session:
+            affected = (
+                session.scalar(
+                    select(func.count(EventRow.id)).where(
+                        EventRow.model == incident.model,
+                        EventRow.kind == "inference",
+                        EventRow.version == incident.version,
+                        EventRow.at >= incident.started_at,
+                    )
+                )
+                or 0
+            )
+            current = session.get(Incident, incident.id) or incident
+        state = app.routes.state(incident.model)
+        serving = (
+            "the fallback" if state.breaker is BreakerState.OPEN else f"version {state.serving}"
+        )
+        next_update = _next_update(app_now(app), Severity(incident.severity))
+        return (
+            f"{affected} requests served by {incident.version} since "
+            f"{incident.started_at:%H:%M:%S} UTC. Decisions now come from {serving}. "
+            f"Status: {current.status}. Next update by {next_update:%H:%M} UTC."
+        )
+
+
+def app_now(app: Ripcord) -> datetime:
+    return app.clock.now()
+
+
+def _next_update(now: datetime, severity: Severity) -> datetime:
+    minutes = {Severity.SEV1: 15, Severity.SEV2: 30, Severity.SEV3: 120, Severity.SEV4: 1440}
+    return now + timedelta(minutes=minutes[severity])

@@ -1,0 +1,277 @@
+"""The rollback procedure, persisted step by step in an `actions` row.
+
+    validating ──(candidate passes the golden set)──> awaiting_approval ──(approve)──┐
+        │  └──(policy: auto)──────────────────────────────────────────────────────> promoting
+        └──(no candidate passes)──> escalated                                         │
+    verifying <───────────────────────────────────────────────────────────────────────┘
+        ├──(window clean)──> done         (incident resolved, version marked good)
+        └──(signal in window)──> validating (next candidate; traffic back on the fallback)
+
+Each step is written with its timeline entry and audit row in one transaction, so a crash
+between steps resumes from the last stored state. `start` on an incident that already has a
+rollback returns that one: running it twice is a no-op.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ripcord.errors import ApprovalError, RollbackError
+from ripcord.incidents import service
+from ripcord.incidents.lifecycle import Status
+from ripcord.registry.local import Health, LocalRegistry
+from ripcord.respond.breaker import BreakerState
+from ripcord.respond.golden import GoldenSet, Validation, validate
+from ripcord.respond.routing import RoutingTable
+from ripcord.sop.schema import Sop
+from ripcord.store import audit
+from ripcord.store.tables import Action, Incident
+
+
+class Step(enum.StrEnum):
+    VALIDATING = "validating"
+    AWAITING_APPROVAL = "awaiting_approval"
+    PROMOTING = "promoting"
+    VERIFYING = "verifying"
+    DONE = "done"
+    ESCALATED = "escalated"
+
+    @property
+    def final(self) -> bool:
+        return self in (Step.DONE, Step.ESCALATED)
+
+
+class Rollback:
+    def __init__(
+        self,
+        sop: Sop,
+        sop_dir: Path,
+        registry: LocalRegistry,
+        routes: RoutingTable,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.sop = sop
+        self.sop_dir = sop_dir
+        self.registry = registry
+        self.routes = routes
+        self.now = now
+
+    # -- entry points ---------------------------------------------------------------------
+    def start(self, session: Session, incident: Incident, *, actor: str, approval: bool) -> Action:
+        existing = self.find(session, incident.id)
+        if existing is not None:
+            return existing
+        model = incident.model
+        bad = self.routes.state(model).serving or incident.version
+        at = self.now()
+        action = Action(
+            incident_id=incident.id,
+            kind="rollback",
+            status=Step.VALIDATING.value,
+            proposed_by=actor,
+            created_at=at,
+            updated_at=at,
+            data={"from": bad, "approval": approval, "tried": [], "target": None},
+        )
+        session.add(action)
+        session.flush()
+        self._log(session, incident, action, actor, f"rollback proposed from {bad}")
+        return action
+
+    def find(self, session: Session, incident_id: int) -> Action | None:
+        query = select(Action).where(Action.incident_id == incident_id, Action.kind == "rollback")
+        return session.scalars(query.order_by(Action.id.desc())).first()
+
+    def advance(self, session: Session, action: Action) -> Step:
+        """Run steps until the procedure must wait (approval, verification) or ends."""
+        while True:
+            step = Step(action.status)
+            if step is Step.VALIDATING:
+                self._validate_next(session, action)
+            elif step is Step.PROMOTING:
+                self._promote(session, action)
+            else:
+                return step
+
+    def approve(self, session: Session, action: Action, *, actor: str) -> None:
+        if Step(action.status) is not Step.AWAITING_APPROVAL:
+            raise ApprovalError(
+                f"action {action.id}: status {action.status} is not awaiting_approval"
+            )
+        approvers = self.sop.rollback.approvers
+        if approvers and actor not in approvers:
+            raise ApprovalError(f"approver: {actor!r} is not one of {', '.join(approvers)}")
+        if actor == action.proposed_by:
+            raise ApprovalError(f"approver: {actor!r} proposed this rollback and cannot approve it")
+        action.approved_by = actor
+        self._set(
+            session, action, Step.PROMOTING, actor, f"rollback to {action.data['target']} approved"
+        )
+
+    def verified(self, session: Session, action: Action, *, ok: bool, detail: str) -> None:
+        """The verification window closed: resolve, or go back to the next candidate."""
+        incident = service.get(session, action.incident_id)
+        target = self.registry.get(session, incident.model, action.data["target"])
+        at = self.now()
+        if ok:
+            self.registry.mark(session, target, Health.GOOD, at=at, actor="ripcord", reason=detail)
+            self.routes.apply(
+                session,
+                incident.model,
+                at=at,
+                actor="ripcord",
+                reason=detail,
+                breaker=BreakerState.CLOSED,
+            )
+            self._set(session, action, Step.DONE, "ripcord", f"verified: {detail}")
+            service.transition(
+                session, incident, Status.RESOLVED, at=at, actor="ripcord", reason=detail
+            )
+            return
+        self.registry.mark(session, target, Health.BAD, at=at, actor="ripcord", reason=detail)
+        self.routes.apply(
+            session,
+            incident.model,
+            at=at,
+            actor="ripcord",
+            reason=detail,
+            breaker=BreakerState.OPEN,
+        )
+        service.transition(
+            session, incident, Status.CONTAINED, at=at, actor="ripcord", reason=detail
+        )
+        self._set(session, action, Step.VALIDATING, "ripcord", f"verification failed: {detail}")
+
+    # -- steps ----------------------------------------------------------------------------
+    def _validate_next(self, session: Session, action: Action) -> None:
+        incident = service.get(session, action.incident_id)
+        spec = self.sop.models[incident.model]
+        tried = {t["version"] for t in action.data["tried"]}
+        exclude = tried | {action.data["from"]}
+        pool = self.registry.candidates(session, incident.model, exclude=exclude)
+        if len(tried) >= self.sop.rollback.max_candidates or not pool:
+            self._set(
+                session,
+                action,
+                Step.ESCALATED,
+                "ripcord",
+                f"no last-known-good version passed ({len(tried)} tried): escalating",
+            )
+            return
+        candidate = pool[0]
+        if spec.golden_set is None:
+            raise RollbackError(
+                f"models.{incident.model}.golden_set: None; a rollback target "
+                "cannot be validated without a golden set"
+            )
+        golden = GoldenSet.load(self.sop_dir / spec.golden_set.path, spec.golden_set.label)
+        result = validate(
+            self.registry.load(candidate), golden, spec.slas, version=candidate.version
+        )
+        self._record_validation(session, incident, action, candidate.version, result)
+        candidate.validation = result.as_dict()
+        if not result.passed:
+            return  # the loop in `advance` tries the next candidate
+        action.data = {**action.data, "target": candidate.version}
+        nxt = Step.AWAITING_APPROVAL if action.data["approval"] else Step.PROMOTING
+        self._set(session, action, nxt, "ripcord", f"{candidate.version} passed the golden set")
+
+    def _record_validation(
+        self, session: Session, incident: Incident, action: Action, version: str, result: Validation
+    ) -> None:
+        action.data = {**action.data, "tried": [*action.data["tried"], result.as_dict()]}
+        verdict = "passed" if result.passed else "failed"
+        service.note(
+            session,
+            incident,
+            at=self.now(),
+            kind="validation",
+            actor="ripcord",
+            message=f"golden set ({result.rows} rows): {version} {verdict}",
+            data=result.as_dict(),
+        )
+
+    def _promote(self, session: Session, action: Action) -> None:
+        incident = service.get(session, action.incident_id)
+        target, at = action.data["target"], self.now()
+        actor = action.approved_by or "ripcord"
+        bad = self.registry.find(session, incident.model, action.data["from"])
+        if bad is not None and bad.health != Health.BAD:
+            self.registry.mark(
+                session,
+                bad,
+                Health.BAD,
+                at=at,
+                actor=actor,
+                reason=f"implicated in incident {incident.id}",
+            )
+        self.registry.record_deployment(
+            session,
+            model=incident.model,
+            version=target,
+            at=at,
+            actor=actor,
+            kind="rollback",
+            reason=f"incident {incident.id}",
+        )
+        self.routes.apply(
+            session,
+            incident.model,
+            at=at,
+            actor=actor,
+            serving=target,
+            breaker=BreakerState.HALF_OPEN,
+            reason=f"rollback to {target}: traffic returns while it is verified",
+        )
+        service.transition(
+            session,
+            incident,
+            Status.RECOVERING,
+            at=at,
+            actor=actor,
+            reason=f"{target} promoted; verifying",
+        )
+        self._set(session, action, Step.VERIFYING, actor, f"{target} promoted")
+
+    def _set(self, session: Session, action: Action, step: Step, actor: str, message: str) -> None:
+        before = {"status": action.status}
+        action.status, action.updated_at = step.value, self.now()
+        incident = service.get(session, action.incident_id)
+        self._log(session, incident, action, actor, message, before)
+
+    def _log(
+        self,
+        session: Session,
+        incident: Incident,
+        action: Action,
+        actor: str,
+        message: str,
+        before: dict[str, Any] | None = None,
+    ) -> None:
+        at = self.now()
+        service.note(
+            session,
+            incident,
+            at=at,
+            kind="rollback",
+            actor=actor,
+            message=message,
+            data={"action": action.id, "status": action.status},
+        )
+        audit.append(
+            session,
+            at=at,
+            actor=actor,
+            action=f"rollback.{action.status}",
+            subject=f"action:{action.id}",
+            reason=message,
+            before=before,
+            after={"status": action.status, "target": action.data.get("target")},
+        )

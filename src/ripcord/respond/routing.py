@@ -1,0 +1,94 @@
+"""The routing table: where each model's traffic goes, in memory for the guard and in the
+database as the truth. Every change is written with its audit row (before and after) in the
+caller's transaction; if that transaction fails, `load` puts memory back to what is stored,
+so routing is never in an unknown state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ripcord.respond.breaker import BreakerState, CircuitBreaker, RouteState
+from ripcord.store import audit
+from ripcord.store.tables import Routing
+
+_UNSET = object()
+
+
+class RoutingTable:
+    def __init__(self, *, failure_threshold: int = 5, trial_share: float = 0.5) -> None:
+        self.failure_threshold = failure_threshold
+        self.trial_share = trial_share
+        self.breakers: dict[str, CircuitBreaker] = {}
+
+    def load(self, session: Session) -> None:
+        """(Re)read every row: memory follows the database."""
+        for row in session.scalars(select(Routing)):
+            self._breaker(row.model).state = RouteState(
+                row.model, row.serving, BreakerState(row.breaker), row.killed, row.revision
+            )
+
+    def _breaker(self, model: str) -> CircuitBreaker:
+        if model not in self.breakers:
+            self.breakers[model] = CircuitBreaker(
+                RouteState(model, None),
+                failure_threshold=self.failure_threshold,
+                trial_share=self.trial_share,
+            )
+        return self.breakers[model]
+
+    def breaker(self, model: str) -> CircuitBreaker:
+        return self._breaker(model)
+
+    def state(self, model: str) -> RouteState:
+        return self._breaker(model).state
+
+    def apply(
+        self,
+        session: Session,
+        model: str,
+        *,
+        at: datetime,
+        actor: str,
+        reason: str,
+        serving: str | object | None = _UNSET,
+        breaker: BreakerState | None = None,
+        killed: bool | None = None,
+    ) -> RouteState:
+        """Change a model's routing: row, audit and memory together."""
+        row = session.get(Routing, model)
+        if row is None:
+            row = Routing(
+                model=model,
+                serving=None,
+                breaker=BreakerState.CLOSED.value,
+                killed=False,
+                revision=0,
+                updated_at=at,
+            )
+            session.add(row)
+        cb = self._breaker(model)
+        before = cb.state.as_dict()
+        if serving is not _UNSET:
+            row.serving = serving  # type: ignore[assignment]
+        if breaker is not None:
+            row.breaker = breaker.value
+        if killed is not None:
+            row.killed = killed
+        row.revision, row.updated_at = (row.revision or 0) + 1, at
+        state = RouteState(model, row.serving, BreakerState(row.breaker), row.killed, row.revision)
+        cb.state = state
+        cb.set(state.breaker)
+        audit.append(
+            session,
+            at=at,
+            actor=actor,
+            action="routing.change",
+            subject=f"model:{model}",
+            reason=reason,
+            before=before,
+            after=state.as_dict(),
+        )
+        return state

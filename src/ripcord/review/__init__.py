@@ -1,0 +1,1 @@
+"""Review: the post-incident report and its figures."""

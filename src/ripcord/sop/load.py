@@ -1,0 +1,128 @@
+"""Load an SOP file and check it whole: schema first, then the cross-references.
+
+Every problem is reported with its dotted path and value, not just the first one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from ripcord.detect.base import DetectorRegistry, Reference
+from ripcord.errors import Problem, SopError, problems_from
+from ripcord.sop.schema import ModelSop, Sop
+from ripcord.sop.severity import Severity, SeverityPolicy
+
+SEVERITIES = [s.label for s in sorted(Severity, reverse=True)]
+
+
+def read(path: Path) -> Any:
+    if not path.is_file():
+        raise SopError(str(path), [Problem("", str(path), f"SOP file {path} does not exist")])
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SopError(str(path), [Problem("", str(path), f"is not valid YAML: {exc}")]) from None
+
+
+def parse(data: Any, *, where: str = "SOP") -> Sop:
+    if not isinstance(data, dict):
+        raise SopError(where, [Problem("", type(data).__name__, "the SOP file must be a mapping")])
+    try:
+        return Sop.model_validate(data)
+    except ValidationError as exc:
+        raise SopError(where, problems_from(exc.errors())) from None
+
+
+def load(path: Path, detectors: DetectorRegistry) -> Sop:
+    """Read, validate and cross-check an SOP file; raise SopError listing every problem."""
+    sop = parse(read(path), where=str(path))
+    problems = cross_check(sop, detectors, base=path.parent)
+    if problems:
+        raise SopError(str(path), problems)
+    return sop
+
+
+def policy(sop: Sop) -> SeverityPolicy:
+    if sop.severity.rules is None:
+        return SeverityPolicy()
+    return SeverityPolicy([r.to_rule() for r in sop.severity.rules])
+
+
+def cross_check(sop: Sop, detectors: DetectorRegistry, *, base: Path) -> list[Problem]:
+    problems: list[Problem] = []
+    for key in (*sop.response, *sop.escalation.ack_minutes):
+        if key not in SEVERITIES:
+            problems.append(
+                Problem(
+                    f"response/ack_minutes.{key}", key, f"is not one of {', '.join(SEVERITIES)}"
+                )
+            )
+    for name, team in sop.teams.items():
+        for i, channel in enumerate(team.channels):
+            if channel not in sop.channels:
+                problems.append(
+                    Problem(f"teams.{name}.channels[{i}]", channel, "is not a defined channel")
+                )
+    for kind, team_name in sop.escalation.teams.items():
+        if team_name not in sop.teams:
+            problems.append(
+                Problem(f"escalation.teams.{kind.value}", team_name, "is not a defined team")
+            )
+    for i, rule in enumerate(sop.severity.rules or ()):
+        if rule.detector != "*" and rule.detector not in detectors:
+            problems.append(
+                Problem(f"severity.rules[{i}].detector", rule.detector, "is not a detector type")
+            )
+    for name, model in sop.models.items():
+        problems += _check_model(f"models.{name}", model, sop, detectors, base)
+    return problems
+
+
+def _check_model(
+    path: str, model: ModelSop, sop: Sop, detectors: DetectorRegistry, base: Path
+) -> list[Problem]:
+    problems = []
+    if model.owner not in sop.teams:
+        problems.append(Problem(f"{path}.owner", model.owner, "is not a defined team"))
+    if model.golden_set is not None and not (base / model.golden_set.path).is_file():
+        problems.append(
+            Problem(
+                f"{path}.golden_set.path",
+                model.golden_set.path,
+                f"is not a file (relative to {base})",
+            )
+        )
+    if (
+        model.fallback is not None
+        and model.fallback.model is not None
+        and model.fallback.model not in sop.models
+    ):
+        problems.append(
+            Problem(f"{path}.fallback.model", model.fallback.model, "is not a defined model")
+        )
+    reference = Reference(model.reference_size)
+    for i, spec in enumerate(model.detectors):
+        where = f"{path}.detectors[{i}]"
+        if spec.type not in detectors:
+            problems.append(
+                Problem(f"{where}.type", spec.type, f"is not one of {', '.join(detectors)}")
+            )
+            continue
+        try:
+            detectors.build(spec, model, reference)
+        except ValueError as exc:
+            field, _, message = str(exc).partition(": ")
+            value = _param_value(spec, field)
+            message = message.removeprefix(f"{value!r} ").removeprefix(f"{value} ")
+            problems.append(Problem(f"{where}.{field}", value, message or str(exc)))
+    return problems
+
+
+def _param_value(spec: Any, field: str) -> Any:
+    if field in ("window", "threshold"):
+        return getattr(spec, field)
+    return spec.params.get(field.removeprefix("params."))

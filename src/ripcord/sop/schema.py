@@ -1,0 +1,203 @@
+"""The SOP file's schema: what one YAML file says about each model and the response.
+
+Every model and field here is validated by pydantic; `ripcord.sop.load` turns failures into
+problems that name the path and value (`models.pricing.slas.p95_latency_ms: -5 is not > 0`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+
+from ripcord.sop.severity import IncidentType, Severity, SeverityRule
+
+Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Slas(_Strict):
+    """Service levels a version must meet live and on the golden set."""
+
+    min_accuracy: Fraction | None = None
+    min_mean_confidence: Fraction | None = None
+    p95_latency_ms: PositiveFloat | None = None
+    max_error_rate: Fraction | None = None
+
+
+class FieldContract(_Strict):
+    type: Literal["float", "int", "str", "bool", "category"] = "float"
+    required: bool = True
+    min: float | None = None
+    max: float | None = None
+    allowed: tuple[str, ...] | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> FieldContract:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is greater than max {self.max}")
+        if (self.min is not None or self.max is not None) and self.type not in ("float", "int"):
+            raise ValueError(f"min and max need type float or int, not {self.type}")
+        if self.allowed is not None and self.type not in ("category", "str"):
+            raise ValueError(f"allowed values need type category or str, not {self.type}")
+        return self
+
+
+class InputContract(_Strict):
+    fields: dict[Name, FieldContract] = Field(default_factory=dict)
+    allow_extra: bool = True
+
+
+class Fallback(_Strict):
+    """What serves while the circuit breaker is open.
+
+    `rule`: a constant answer (a rule-based heuristic); `model`: another registered model's
+    deployed version (a smaller, stable one).
+    """
+
+    rule: dict[str, Any] | None = None
+    model: Name | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Fallback:
+        if (self.rule is None) == (self.model is None):
+            raise ValueError("give exactly one of rule or model")
+        if self.rule is not None and "prediction" not in self.rule:
+            raise ValueError("rule needs a 'prediction' key")
+        return self
+
+
+class DetectorSpec(_Strict):
+    type: Name
+    name: Name | None = None
+    window: PositiveInt = 200
+    threshold: float | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return self.name or self.type
+
+
+class GoldenSet(_Strict):
+    """A regression suite: a CSV of features plus the label column."""
+
+    path: str
+    label: Name = "label"
+
+
+class ModelSop(_Strict):
+    owner: Name
+    description: str = ""
+    slas: Slas = Slas()
+    contract: InputContract = InputContract()
+    fallback: Fallback | None = None
+    golden_set: GoldenSet | None = None
+    reference_size: PositiveInt = 500
+    detectors: tuple[DetectorSpec, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_detectors(self) -> ModelSop:
+        seen: set[str] = set()
+        for spec in self.detectors:
+            if spec.key in seen:
+                raise ValueError(f"detector name {spec.key!r} is used twice; give one a name")
+            seen.add(spec.key)
+        return self
+
+
+class RuleSpec(_Strict):
+    detector: str = Field(min_length=1)
+    severity: str
+    type: IncidentType
+    above: float | None = None
+    below: float | None = None
+    name: str = ""
+
+    def to_rule(self) -> SeverityRule:
+        return SeverityRule(
+            self.detector,
+            Severity.parse(self.severity),
+            self.type,
+            self.above,
+            self.below,
+            self.name,
+        )
+
+    @model_validator(mode="after")
+    def _severity(self) -> RuleSpec:
+        Severity.parse(self.severity)
+        return self
+
+
+class ResponseSpec(_Strict):
+    """What happens on its own at a severity: contain at once, and how rollback goes."""
+
+    contain: bool = False
+    rollback: Literal["auto", "approval", "none"] = "none"
+
+
+def _default_response() -> dict[str, ResponseSpec]:
+    return {
+        "SEV-1": ResponseSpec(contain=True, rollback="auto"),
+        "SEV-2": ResponseSpec(contain=True, rollback="approval"),
+        "SEV-3": ResponseSpec(),
+        "SEV-4": ResponseSpec(),
+    }
+
+
+def _default_ack() -> dict[str, PositiveInt]:
+    return {"SEV-1": 15, "SEV-2": 60, "SEV-3": 240, "SEV-4": 1440}
+
+
+class Team(_Strict):
+    primary: Name
+    backup: Name | None = None
+    channels: tuple[Name, ...] = ("console",)
+
+
+class Escalation(_Strict):
+    """Which team owns each incident type, and how soon a page must be acknowledged."""
+
+    teams: dict[IncidentType, Name] = Field(default_factory=dict)
+    ack_minutes: dict[str, PositiveInt] = Field(default_factory=_default_ack)
+
+
+class ChannelSpec(_Strict):
+    type: Literal["console", "webhook"]
+    url: str | None = None
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    timeout_s: PositiveFloat = 5.0
+
+    @model_validator(mode="after")
+    def _url(self) -> ChannelSpec:
+        if self.type == "webhook" and not (self.url or "").startswith(("http://", "https://")):
+            raise ValueError(f"a webhook channel needs an http(s) url, not {self.url!r}")
+        return self
+
+
+class RollbackPolicy(_Strict):
+    approvers: tuple[Name, ...] = ()
+    verification_events: PositiveInt = 300
+    max_candidates: PositiveInt = 3
+
+
+class SeveritySpec(_Strict):
+    rules: tuple[RuleSpec, ...] | None = None
+
+
+class Sop(_Strict):
+    version: Literal[1] = 1
+    models: dict[Name, ModelSop] = Field(min_length=1)
+    severity: SeveritySpec = SeveritySpec()
+    response: dict[str, ResponseSpec] = Field(default_factory=_default_response)
+    teams: dict[Name, Team] = Field(default_factory=dict)
+    escalation: Escalation = Escalation()
+    channels: dict[Name, ChannelSpec] = Field(
+        default_factory=lambda: {"console": ChannelSpec(type="console")}
+    )
+    rollback: RollbackPolicy = RollbackPolicy()

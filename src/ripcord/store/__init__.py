@@ -1,0 +1,1 @@
+"""Storage: the database engine, the tables, the migrations and the audit chain."""

@@ -1,0 +1,98 @@
+"""Accuracy: late labels joined by request id, in bounded memory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from ripcord.detect import AccuracyDetector
+from ripcord.detect.accuracy import same_label
+from ripcord.events import InferenceEvent, LabelEvent, Route
+
+Event = Callable[..., InferenceEvent]
+Label = Callable[..., LabelEvent]
+
+
+def test_labels_join_by_request_id_whatever_their_order(event: Event, label: Label) -> None:
+    d = AccuracyDetector(name="a", window=10, threshold=0.8, min_labels=4)
+    for i, prediction in enumerate(["cat", "dog", "cat", "dog"]):
+        d.observe(event(i, prediction=prediction))
+    for request_id, truth in [("r3", "dog"), ("r0", "cat"), ("r2", "dog"), ("r1", "dog")]:
+        d.observe_label(label(request_id, truth))
+    reading = d.check()
+    assert reading is not None
+    assert reading.value == pytest.approx(0.75) and reading.breached
+    assert reading.evidence["labelled"] == 4 and reading.evidence["pending"] == 0
+
+
+def test_unknown_duplicate_and_null_labels_are_ignored(event: Event, label: Label) -> None:
+    d = AccuracyDetector(name="a", window=10, threshold=0.5, min_labels=1)
+    d.observe(event(0, prediction=1))
+    d.observe(event(1, prediction=1))
+    d.observe_label(label("nobody", 1))
+    d.observe_label(label("r0", 1))
+    d.observe_label(label("r0", 0))  # second label for a scored id
+    d.observe_label(label("r1", None))
+    reading = d.check()
+    assert reading is not None and reading.value == 1.0 and reading.window == 1
+    assert reading.evidence["ignored_labels"] == 3
+
+
+def test_only_served_champion_predictions_are_scored(event: Event, label: Label) -> None:
+    d = AccuracyDetector(name="a", window=10, threshold=0.5, min_labels=1)
+    d.observe(event(0, prediction=1, route=Route.FALLBACK))
+    d.observe(event(1, prediction=None, error="boom"))
+    d.observe_label(label("r0", 1))
+    d.observe_label(label("r1", 1))
+    assert d.check() is None
+
+
+def test_pending_predictions_are_bounded_oldest_dropped(event: Event, label: Label) -> None:
+    d = AccuracyDetector(name="a", window=10, threshold=0.5, pending_limit=100, min_labels=1)
+    for i in range(5_000):
+        d.observe(event(i, prediction=1))
+    assert len(d._pending) == 100
+    d.observe_label(label("r0", 1))  # dropped long ago
+    assert d.check() is None
+    d.observe_label(label("r4999", 1))
+    reading = d.check()
+    assert reading is not None and reading.evidence["dropped_unlabelled"] == 4_900
+
+
+def test_min_labels_defaults_to_window_capped_at_50() -> None:
+    assert AccuracyDetector(name="a", window=20, threshold=0.5).min_labels == 20
+    assert AccuracyDetector(name="a", window=500, threshold=0.5).min_labels == 50
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"pending_limit": 0}, r"^pending_limit: 0 must be >= 1"),
+        ({"min_labels": 0}, r"^min_labels: 0 must be in \[1, 20\]"),
+        ({"min_labels": 21}, r"^min_labels: 21 must be in \[1, 20\]"),
+        ({"threshold": 1.2}, r"^threshold: 1\.2 must be in \[0, 1\]"),
+    ],
+)
+def test_parameters_are_validated_by_name(kwargs: dict[str, object], message: str) -> None:
+    params: dict[str, object] = {"threshold": 0.8, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        AccuracyDetector(name="a", window=20, **params)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("prediction", "label", "same"),
+    [
+        (1, 1.0, True),
+        (1, "1", True),
+        ("1.0", 1, True),
+        (True, 1, True),
+        (0.1 + 0.2, 0.3, True),
+        (1, 2, False),
+        ("cat", "cat", True),
+        ("cat", "Cat", False),
+        ("cat", 1, False),
+    ],
+)
+def test_labels_compare_tolerantly(prediction: object, label: object, same: bool) -> None:
+    assert same_label(prediction, label) is same  # type: ignore[arg-type]

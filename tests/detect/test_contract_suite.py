@@ -1,0 +1,139 @@
+"""One contract suite, run over every family in `default_registry()`.
+
+A new family registered there is picked up here with no list to keep by hand: it must
+validate its parameters, forget on `reset()`, be deterministic, stay quiet on stationary
+traffic and fire once that traffic shifts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from ripcord.detect import default_registry
+from ripcord.detect.base import Detector, DetectorRegistry, Reading, Reference
+from ripcord.sop.schema import DetectorSpec, ModelSop
+
+FAMILIES = list(default_registry())
+WINDOW = 200
+STATIONARY, SHIFT_AT = 600, 400
+
+Run = Callable[[Detector, object], list[Reading | None]]
+
+
+def build(registry: DetectorRegistry, family: str, model: ModelSop, ref: Reference) -> Detector:
+    return registry.build(DetectorSpec(type=family, window=WINDOW), model, ref)
+
+
+def test_default_registry_holds_the_seven_families() -> None:
+    expected = ["confidence", "latency", "error_rate", "accuracy", "contract"]
+    expected += ["prediction_drift", "feature_drift"]
+    assert sorted(expected) == FAMILIES
+    assert default_registry() is not default_registry()  # no shared global
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_registry_builds_the_family_with_its_name(
+    registry: DetectorRegistry, family: str, model: ModelSop, reference: Reference
+) -> None:
+    detector = registry.build(DetectorSpec(type=family, name="mine"), model, reference)
+    assert detector.family == family
+    assert detector.name == "mine"
+    assert detector.check() is None  # nothing seen yet
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_window_zero_is_refused_naming_window(
+    registry: DetectorRegistry, family: str, model: ModelSop, reference: Reference
+) -> None:
+    spec = DetectorSpec.model_construct(type=family, name=None, window=0, threshold=None, params={})
+    with pytest.raises(ValueError, match=r"^window: 0 must be > 0"):
+        registry.build(spec, model, reference)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_unknown_parameter_is_refused_naming_it(
+    registry: DetectorRegistry, family: str, model: ModelSop, reference: Reference
+) -> None:
+    spec = DetectorSpec(type=family, params={"bogus": 1})
+    with pytest.raises(ValueError, match="bogus"):
+        registry.build(spec, model, reference)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_out_of_range_threshold_is_refused_naming_it(
+    registry: DetectorRegistry, family: str, model: ModelSop, reference: Reference
+) -> None:
+    spec = DetectorSpec(type=family, threshold=-1.0)
+    with pytest.raises(ValueError, match=r"^threshold: -1\.0 must be"):
+        registry.build(spec, model, reference)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_reset_forgets_everything(
+    registry: DetectorRegistry,
+    family: str,
+    model: ModelSop,
+    reference: Reference,
+    stream: Callable[..., object],
+    run: Run,
+) -> None:
+    detector = build(registry, family, model, reference)
+    traffic = stream(7, WINDOW, shifted=True)
+    before = run(detector, traffic)[-1]
+    assert before is not None
+    detector.reset()
+    assert detector.check() is None
+    assert run(detector, traffic)[-1] == before  # no count survived the reset
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_same_stream_gives_same_readings(
+    registry: DetectorRegistry,
+    family: str,
+    model: ModelSop,
+    reference: Reference,
+    stream: Callable[..., object],
+    run: Run,
+) -> None:
+    traffic = stream(3, 300)
+    first = run(build(registry, family, model, reference), traffic)
+    second = run(build(registry, family, model, reference), traffic)
+    assert first == second
+    assert any(r is not None for r in first)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_stationary_stream_never_breaches(
+    registry: DetectorRegistry,
+    family: str,
+    model: ModelSop,
+    reference: Reference,
+    stream: Callable[..., object],
+    run: Run,
+) -> None:
+    readings = run(build(registry, family, model, reference), stream(2, STATIONARY))
+    taken = [r for r in readings if r is not None]
+    assert len(taken) >= STATIONARY - WINDOW  # it did read, from a full window at the latest
+    assert not [r for r in taken if r.breached]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_shift_breaches_after_it_starts_and_within_a_window(
+    registry: DetectorRegistry,
+    family: str,
+    model: ModelSop,
+    reference: Reference,
+    stream: Callable[..., object],
+    run: Run,
+) -> None:
+    detector = build(registry, family, model, reference)
+    calm = run(detector, stream(2, SHIFT_AT))
+    shifted = run(detector, stream(5, WINDOW, shifted=True, start=SHIFT_AT))
+    assert not [r for r in calm if r is not None and r.breached]
+    alarms = [i for i, r in enumerate(shifted) if r is not None and r.breached]
+    assert alarms, f"{family} never fired on shifted traffic"
+    assert alarms[0] < WINDOW // 2  # fired within half a window of the shift
+    last = shifted[-1]
+    assert last is not None and last.breached and last.evidence
