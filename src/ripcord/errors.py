@@ -102,7 +102,9 @@ def problems_from(errors: Sequence[Mapping[str, Any]], prefix: str = "") -> list
         parts = [prefix] if prefix else []
         parts += [str(p) for p in (loc if isinstance(loc, tuple | list) else ())]
         template = _MESSAGES.get(str(err.get("type")))
-        ctx = err.get("ctx") or {}
+        ctx = {
+            k: f"{v:g}" if isinstance(v, float) else v for k, v in (err.get("ctx") or {}).items()
+        }
         try:
             message = template.format(**ctx) if template else str(err.get("msg", "")).lower()
         except (KeyError, IndexError):

@@ -247,8 +247,8 @@ def test_a_reading_is_reused_until_the_window_changes(
     first = d.check()
     d.observe_label(label("r1", 1))  # labels do not move drift
     assert first is not None and d.check() is first
-    d.observe(event(10, features={"x1": 0.0, "x2": 5.0, "color": "red"}))
+    d.observe(event(10, features={"x1": 100.0, "x2": 5.0, "color": "red"}))
     second = d.check()
-    assert second is not None and second is not first and second.value != first.value
+    assert second is not None and second is not first and second.evidence != first.evidence
     d.reset()
     assert d.check() is None

@@ -8,6 +8,7 @@ threshold, whether it is breached, and evidence. The engine turns breaches into 
 from __future__ import annotations
 
 import abc
+import inspect
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -140,6 +141,8 @@ class Detector(abc.ABC):
 
 
 DetectorFactory = Callable[..., Detector]
+#: constructor arguments that come from the detector entry or the runtime, not from `params`
+_RESERVED = frozenset({"self", "name", "window", "threshold", "reference", "args", "kwargs"})
 
 
 class DetectorRegistry:
@@ -165,11 +168,13 @@ class DetectorRegistry:
     def build(self, spec: DetectorSpec, model: ModelSop, reference: Reference) -> Detector:
         """Build a detector from its SOP entry. Raises ValueError naming the bad parameter."""
         cls = self.get(spec.type)
-        try:
-            return cls.from_spec(spec, model, reference)
-        except TypeError as exc:  # an unknown keyword in `params`
-            name = str(exc).rpartition(" ")[2].strip("'")
-            raise ValueError(f"params.{name}: is not a parameter of {spec.type}") from None
+        accepted = set(inspect.signature(cls.__init__).parameters) - _RESERVED
+        for key in spec.params:
+            if key in _RESERVED:
+                raise ValueError(f"params.{key}: is set on the detector entry, not in params")
+            if key not in accepted:
+                raise ValueError(f"params.{key}: is not a parameter of {spec.type}")
+        return cls.from_spec(spec, model, reference)
 
     def __contains__(self, family: object) -> bool:
         return family in self._families

@@ -154,7 +154,8 @@ class PredictionDriftDetector(DriftDetector):
     confidences.
 
     The shared `Reference` holds no confidences, so for `on="confidence"` the detector
-    freezes its own baseline: the first `reference.size` champion confidences it sees (kept across `reset()`, like the reference).
+    freezes its own baseline: the first `reference.size` champion confidences it sees
+    (kept across `reset()`, like the reference).
     """
 
     family = "prediction_drift"

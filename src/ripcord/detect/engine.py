@@ -1,7 +1,8 @@
 """The live detection engine: detectors per (model, version), fed event by event.
 
 Signals are edge-triggered: a detector signals when its reading becomes breached, and is
-re-armed when the reading recovers, so a lasting breach pages once, not on every check.
+re-armed only after `rearm_checks` clean checks in a row, so a lasting breach (or one that
+hovers around its threshold) signals once, not on every check.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ def _reads_labels(detector: Detector) -> bool:
 class _Watch:
     detectors: dict[str, Detector]
     breached: set[str] = field(default_factory=set)
+    clean: dict[str, int] = field(default_factory=dict)  # consecutive clean checks
     seen: int = 0
     labels: int = 0
     label_readers: dict[str, Detector] = field(init=False)
@@ -31,9 +33,14 @@ class _Watch:
 
 
 class DetectionEngine:
-    def __init__(self, sop: Sop, registry: DetectorRegistry, *, check_every: int = 10) -> None:
+    def __init__(
+        self, sop: Sop, registry: DetectorRegistry, *, check_every: int = 10, rearm_checks: int = 3
+    ) -> None:
         if check_every <= 0:
             raise ValueError(f"check_every: {check_every!r} must be > 0")
+        if rearm_checks <= 0:
+            raise ValueError(f"rearm_checks: {rearm_checks!r} must be > 0")
+        self.rearm_checks = rearm_checks
         self.sop = sop
         self.registry = registry
         self.check_every = check_every
@@ -91,8 +98,12 @@ class DetectionEngine:
             if reading is None:
                 continue
             if not reading.breached:
-                watch.breached.discard(name)
-            elif name not in watch.breached:
+                watch.clean[name] = watch.clean.get(name, 0) + 1
+                if watch.clean[name] >= self.rearm_checks:
+                    watch.breached.discard(name)
+                continue
+            watch.clean[name] = 0
+            if name not in watch.breached:
                 watch.breached.add(name)
                 signals.append(
                     Signal(model, version, name, detector.family, reading, event.timestamp)

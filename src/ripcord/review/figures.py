@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 
 def seconds(start: datetime | None, end: datetime | None) -> float | None:
@@ -43,22 +44,18 @@ class FeatureShift:
     baseline_mean: float
     window_mean: float
     shift_sd: float  # difference of means in baseline standard deviations
-    psi: float
+    ks: float  # two-sample Kolmogorov-Smirnov statistic
+    p_value: float  # its p-value: small windows give honest, wide uncertainty
 
-
-def _psi(baseline: np.ndarray, window: np.ndarray, bins: int = 10) -> float:
-    edges = np.unique(np.quantile(baseline, np.linspace(0, 1, bins + 1)[1:-1]))
-    ref = np.bincount(np.searchsorted(edges, baseline, side="right"), minlength=len(edges) + 1)
-    cur = np.bincount(np.searchsorted(edges, window, side="right"), minlength=len(edges) + 1)
-    r = np.clip(ref / ref.sum(), 1e-4, None)
-    c = np.clip(cur / cur.sum(), 1e-4, None)
-    return float(np.sum((c - r) * np.log(c / r)))
+    @property
+    def moved(self) -> bool:
+        return self.p_value < 0.01
 
 
 def feature_shifts(
     baseline: Sequence[Mapping[str, Any]], window: Sequence[Mapping[str, Any]], top: int = 5
 ) -> list[FeatureShift]:
-    """Numeric features ranked by how far the window moved from the baseline."""
+    """Numeric columns ranked by how surely the window differs from the baseline (KS)."""
     if not baseline or not window:
         return []
     shifts = []
@@ -67,10 +64,20 @@ def feature_shifts(
         w = np.array([r[name] for r in window if _number(r.get(name))], dtype=float)
         if len(b) < 2 or len(w) < 2:
             continue
+        test = stats.ks_2samp(b, w)
         sd = float(b.std()) or 1.0
         shift = (float(w.mean()) - float(b.mean())) / sd
-        shifts.append(FeatureShift(name, float(b.mean()), float(w.mean()), shift, _psi(b, w)))
-    shifts.sort(key=lambda s: (s.psi, abs(s.shift_sd)), reverse=True)
+        shifts.append(
+            FeatureShift(
+                name,
+                float(b.mean()),
+                float(w.mean()),
+                shift,
+                float(test.statistic),
+                float(test.pvalue),
+            )
+        )
+    shifts.sort(key=lambda s: (s.p_value, -s.ks))
     return shifts[:top]
 
 

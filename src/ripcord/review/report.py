@@ -131,9 +131,10 @@ def prevention_items(
         "its target there; the faulty version was never checked before it served."
     )
     inputs = [s for s in shifts if not s.feature.startswith("(")]
-    if inputs and max(s.psi for s in inputs) < 0.1:
+    outputs_moved = any(s.moved for s in shifts if s.feature.startswith("("))
+    if inputs and outputs_moved and not any(s.moved for s in inputs):
         items.append(
-            "Inputs did not move (input PSI < 0.1) while the outputs did: the fault is in "
+            "No input moved (KS p >= 0.01 on every feature) while the outputs did: the fault is in "
             "the model or its pipeline, so review the training pipeline of "
             f"{incident.version}."
         )
