@@ -65,6 +65,7 @@ class Ripcord:
         with db.session() as session:
             self.routes.load(session)
         self.responder = Responder(self)
+        self.responder.resume()
 
     @classmethod
     def open(

@@ -22,8 +22,26 @@ def test_labels_join_by_request_id_whatever_their_order(event: Event, label: Lab
         d.observe_label(label(request_id, truth))
     reading = d.check()
     assert reading is not None
-    assert reading.value == pytest.approx(0.75) and reading.breached
+    assert reading.value == pytest.approx(0.75)
+    # 3 of 4 is under 0.8, but four labels cannot show it with 99 % confidence.
+    assert reading.bound is not None and reading.bound > 0.8 and not reading.breached
     assert reading.evidence["labelled"] == 4 and reading.evidence["pending"] == 0
+
+
+def test_a_sure_shortfall_breaches_and_a_noisy_one_does_not(event: Event, label: Label) -> None:
+    sure = AccuracyDetector(name="a", window=500, threshold=0.8)
+    noisy = AccuracyDetector(name="a", window=500, threshold=0.8)
+    for i in range(500):
+        correct = i % 10 < 7  # 70 % accurate
+        sure.observe(event(i, prediction=1))
+        sure.observe_label(label(f"r{i}", 1 if correct else 0))
+    for i in range(60):
+        correct = i % 20 < 15  # 75 % over 60 labels: within noise of 0.8
+        noisy.observe(event(i, prediction=1))
+        noisy.observe_label(label(f"r{i}", 1 if correct else 0))
+    sure_reading, noisy_reading = sure.check(), noisy.check()
+    assert sure_reading is not None and sure_reading.breached
+    assert noisy_reading is not None and noisy_reading.value < 0.8 and not noisy_reading.breached
 
 
 def test_unknown_duplicate_and_null_labels_are_ignored(event: Event, label: Label) -> None:

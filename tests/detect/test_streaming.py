@@ -114,5 +114,6 @@ def test_error_rate_counts_errors_and_lists_the_top_messages(event: Event) -> No
     d.observe(event(99, error="blocked", route=Route.BLOCKED))  # the contract's business
     reading = d.check()
     assert reading is not None
-    assert reading.value == pytest.approx(0.3) and reading.breached
+    assert reading.value == pytest.approx(0.3)
+    assert not reading.breached  # 3 errors in 10 is no sure sign of a rate over 0.2
     assert reading.evidence["top_errors"][0] == {"error": "Timeout", "count": 2}

@@ -10,7 +10,7 @@ import math
 from collections import OrderedDict, deque
 
 from ripcord.detect.base import Detector, Reading
-from ripcord.detect.windows import require_int, require_number
+from ripcord.detect.windows import rate_bound, require_int, require_number
 from ripcord.events import FeatureValue, InferenceEvent, LabelEvent, Route
 
 #: Predictions kept waiting for their label, by default: old ones are dropped first.
@@ -104,7 +104,10 @@ class AccuracyDetector(Detector):
             "dropped_unlabelled": self._dropped,
             "ignored_labels": self._unknown,
         }
-        return Reading("accuracy", accuracy, self.threshold, "below", len(self._outcomes), evidence)
+        n = len(self._outcomes)
+        bound = rate_bound(correct, n, "below")
+        evidence["upper_bound_99"] = bound
+        return Reading("accuracy", accuracy, self.threshold, "below", n, evidence, bound)
 
     def reset(self) -> None:
         self._pending.clear()

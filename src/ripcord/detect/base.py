@@ -29,12 +29,17 @@ class Reading:
     direction: Direction  # the value is bad when it is `above` / `below` the threshold
     window: int  # events the value is computed from
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    #: for estimates from a small window: the one-sided 99 % confidence bound nearest the
+    #: threshold. A reading breaches only when this bound is past the threshold too, so a
+    #: version that just went live is not paged on the noise of its first few events.
+    bound: float | None = None
+
+    def _past(self, x: float) -> bool:
+        return x > self.threshold if self.direction == "above" else x < self.threshold
 
     @property
     def breached(self) -> bool:
-        if self.direction == "above":
-            return self.value > self.threshold
-        return self.value < self.threshold
+        return self._past(self.value) and (self.bound is None or self._past(self.bound))
 
 
 @dataclass(frozen=True)

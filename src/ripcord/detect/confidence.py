@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ripcord.detect.base import Reading
-from ripcord.detect.windows import WindowedDetector, require_number
+from ripcord.detect.windows import WindowedDetector, mean_bound, require_number
 from ripcord.events import InferenceEvent, Route
 
 
@@ -56,4 +56,6 @@ class ConfidenceDetector(WindowedDetector[float]):
             "p10_confidence": float(np.quantile(data, 0.10)),
             "count": int(data.size),
         }
-        return Reading("mean_confidence", mean, self.threshold, "below", data.size, evidence)
+        bound = mean_bound(values, "below")
+        evidence["upper_bound_99"] = bound
+        return Reading("mean_confidence", mean, self.threshold, "below", data.size, evidence, bound)

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from ripcord.detect.base import Reading
-from ripcord.detect.windows import WindowedDetector, require_number
+from ripcord.detect.windows import WindowedDetector, rate_bound, require_number
 from ripcord.events import InferenceEvent, Route
 from ripcord.sop.schema import DetectorSpec, ModelSop
 
@@ -71,4 +71,8 @@ class ContractDetector(WindowedDetector[Entry]):
             "fields": dict(fields.most_common()),
             "examples": examples,
         }
-        return Reading("violation_rate", rate, self.threshold, "above", len(values), evidence)
+        bound = rate_bound(broken, len(values), "above")
+        evidence["lower_bound_99"] = bound
+        return Reading(
+            "violation_rate", rate, self.threshold, "above", len(values), evidence, bound
+        )

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from ripcord.detect.base import Reading
-from ripcord.detect.windows import WindowedDetector, require_number
+from ripcord.detect.windows import WindowedDetector, rate_bound, require_number
 from ripcord.events import InferenceEvent, Route
 
 #: Error messages are kept this long at most, so a window of stack traces stays small.
@@ -51,4 +51,6 @@ class ErrorRateDetector(WindowedDetector[str | bool]):
             "count": len(values),
             "top_errors": [{"error": message, "count": n} for message, n in top],
         }
-        return Reading("error_rate", rate, self.threshold, "above", len(values), evidence)
+        bound = rate_bound(len(errors), len(values), "above")
+        evidence["lower_bound_99"] = bound
+        return Reading("error_rate", rate, self.threshold, "above", len(values), evidence, bound)

@@ -16,12 +16,37 @@ from typing import Generic, TypeVar
 
 from ripcord.detect.base import Detector, Reading
 from ripcord.events import InferenceEvent
+from ripcord.sop.severity import Direction
 
 T = TypeVar("T")
 
 #: Streaming rate detectors read once they hold this many events (or a full, smaller window):
 #: enough that one odd request cannot page anyone, few enough to alarm within seconds.
 MIN_EVENTS = 30
+
+
+#: one-sided 99 % normal quantile, for the confidence bounds on small-window estimates
+Z_99 = 2.3263478740408408
+
+
+def rate_bound(hits: int, n: int, direction: Direction) -> float:
+    """Wilson score bound on a rate, on the side nearest the threshold: the lower bound
+    when a high rate is bad (`above`), the upper bound when a low rate is bad (`below`)."""
+    p, z2 = hits / n, Z_99 * Z_99
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = Z_99 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return centre - half if direction == "above" else centre + half
+
+
+def mean_bound(values: Sequence[float], direction: Direction) -> float:
+    """Normal bound on a mean, on the side nearest the threshold (see `rate_bound`)."""
+    n = len(values)
+    mean = math.fsum(values) / n
+    if n < 2:
+        return mean
+    sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
+    half = Z_99 * sd / math.sqrt(n)
+    return mean - half if direction == "above" else mean + half
 
 
 def require_int(name: str, value: object, *, low: int, high: int | None = None) -> int:

@@ -23,6 +23,7 @@ from ripcord.respond.breaker import BreakerState
 from ripcord.respond.rollback import Step
 from ripcord.sop.schema import ResponseSpec
 from ripcord.sop.severity import Classification, Severity
+from ripcord.store import audit
 from ripcord.store.tables import Action, Delivery, EventRow, Incident
 
 if TYPE_CHECKING:
@@ -48,9 +49,13 @@ class Responder:
         self.app = app
 
     def handle(self, signal: Signal) -> Incident:
+        """Record the signal in an incident and contain at once; then try the rollback.
+
+        The incident and the containment commit first, on their own: whatever happens to
+        the rollback afterwards, neither is lost and the routing is known.
+        """
         app = self.app
         cls = app.policy.classify(signal.family, signal.reading.value)
-        response = app.sop.response.get(cls.severity.label, ResponseSpec())
         log.info(
             "signal",
             extra={
@@ -64,19 +69,74 @@ class Responder:
             with app.db.session() as session:
                 triage = self._triage(session, signal, cls)
                 incident = triage.incident
+                response = self.response_for(incident)
                 self._fail_verification(session, signal)
                 if (triage.created or triage.raised) and response.contain:
                     self._contain(session, incident, signal)
-                rollback = self._rollback(session, incident, response)
         except Exception:
-            with app.db.session() as session:  # memory follows what was really stored
-                app.routes.load(session)
+            self._reload_routes()
             raise
         if triage.created or triage.raised:
             self.page(incident, MessageKind.PAGE, f"{cls.severity.label} {incident.title}")
-        if rollback is not None:
-            self.after_step(*rollback)
+        if response.rollback != "none":
+            self.run_rollback(incident, approval=response.rollback == "approval")
         return incident
+
+    def response_for(self, incident: Incident) -> ResponseSpec:
+        return self.app.sop.response.get(Severity(incident.severity).label, ResponseSpec())
+
+    def run_rollback(self, incident: Incident, *, approval: bool) -> None:
+        """Start or continue the incident's rollback. A failure here is recorded on the
+        incident and escalated; the traffic stays where containment put it."""
+        app = self.app
+        try:
+            with app.db.session() as session:
+                action = app.rollback.start(session, incident, actor="ripcord", approval=approval)
+                step = app.rollback.advance(session, action)
+        except Exception as exc:
+            log.exception("rollback failed", extra={"incident": incident.id})
+            self._reload_routes()
+            reason = f"rollback could not run: {type(exc).__name__}: {exc}"
+            with app.db.session() as session:
+                current = service.get(session, incident.id)
+                service.note(
+                    session,
+                    current,
+                    at=app_now(app),
+                    kind="rollback",
+                    actor="ripcord",
+                    message=f"{reason}; escalating",
+                )
+                audit.append(
+                    session,
+                    at=app_now(app),
+                    actor="ripcord",
+                    action="rollback.error",
+                    subject=f"incident:{incident.id}",
+                    reason=reason,
+                )
+            self.page(incident, MessageKind.UPDATE, f"escalated: {reason}")
+            return
+        self.after_step(action.id, step)
+
+    def resume(self) -> None:
+        """After a restart: carry on every rollback that was left mid-way."""
+        app = self.app
+        open_steps = [s.value for s in Step if not s.final]
+        with app.db.session() as session:
+            query = select(Action).where(Action.kind == "rollback", Action.status.in_(open_steps))
+            actions = list(session.scalars(query))
+        for action in actions:
+            with app.db.session() as session:
+                incident = service.get(session, action.incident_id)
+            if Step(action.status) in (Step.VALIDATING, Step.PROMOTING):
+                self.run_rollback(incident, approval=bool(action.data.get("approval")))
+            else:
+                self.after_step(action.id, Step(action.status))
+
+    def _reload_routes(self) -> None:
+        with self.app.db.session() as session:  # memory follows what was really stored
+            self.app.routes.load(session)
 
     def _triage(self, session: Session, signal: Signal, cls: Classification) -> service.Triage:
         app = self.app
@@ -125,17 +185,6 @@ class Responder:
                 actor="ripcord",
                 reason="circuit breaker open: traffic on the fallback",
             )
-
-    def _rollback(
-        self, session: Session, incident: Incident, response: ResponseSpec
-    ) -> tuple[int, Step] | None:
-        if response.rollback == "none":
-            return None
-        app = self.app
-        action = app.rollback.start(
-            session, incident, actor="ripcord", approval=response.rollback == "approval"
-        )
-        return action.id, app.rollback.advance(session, action)
 
     def after_step(self, action_id: int, step: Step) -> None:
         """Start verification, ask for approval, or escalate, as the step requires."""

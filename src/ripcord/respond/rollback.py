@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ripcord.errors import ApprovalError, RollbackError
+from ripcord.errors import ApprovalError, RipcordError, RollbackError
 from ripcord.incidents import service
 from ripcord.incidents.lifecycle import Status
 from ripcord.registry.local import Health, LocalRegistry
@@ -172,9 +172,12 @@ class Rollback:
                 "cannot be validated without a golden set"
             )
         golden = GoldenSet.load(self.sop_dir / spec.golden_set.path, spec.golden_set.label)
-        result = validate(
-            self.registry.load(candidate), golden, spec.slas, version=candidate.version
-        )
+        try:
+            predictor = self.registry.load(candidate)
+        except RipcordError as exc:  # a missing or altered artifact fails; the next is tried
+            result = Validation(candidate.version, 0, (), error=str(exc))
+        else:
+            result = validate(predictor, golden, spec.slas, version=candidate.version)
         self._record_validation(session, incident, action, candidate.version, result)
         candidate.validation = result.as_dict()
         if not result.passed:
