@@ -139,7 +139,7 @@ def _run(rc: Ripcord, console: Console, seed: int, warmup: int, limit: int, home
         return Outcome(None, None, traffic.served)
     with rc.db.session() as session:
         path = report.write(session, incident_id, home / ".ripcord" / "reports")
-    return Outcome(incident_id, path, traffic.served)
+    return Outcome(incident_id, path, traffic.served - warmup)
 
 
 def _until_resolved(

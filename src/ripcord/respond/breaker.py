@@ -8,6 +8,7 @@ through to the serving version while it is verified; the rest stays on the fallb
 from __future__ import annotations
 
 import enum
+from fractions import Fraction
 from dataclasses import dataclass
 
 
@@ -45,21 +46,19 @@ class CircuitBreaker:
         self.failure_threshold = failure_threshold
         self.trial_share = trial_share
         self._failures = 0
-        self._credit = 0.0
+        self._calls = 0
+        self._share = Fraction(trial_share).limit_denominator(10_000)
 
     def use_champion(self) -> bool:
         """True: send this call to the serving version; False: to the fallback."""
         breaker = self.state.breaker
         if breaker is BreakerState.CLOSED:
-            return self.state.serving is not None
-        if breaker is BreakerState.OPEN or self.state.serving is None:
-            return False
-        # Half-open: an even, deterministic share (no randomness to make drills flaky).
-        self._credit += self.trial_share
-        if self._credit >= 1.0:
-            self._credit -= 1.0
             return True
-        return False
+        if breaker is BreakerState.OPEN:
+            return False
+        # Half-open: an exact, evenly spread share (no randomness to make drills flaky).
+        self._calls += 1
+        return self._calls * self._share // 1 > (self._calls - 1) * self._share // 1
 
     def record_success(self) -> None:
         self._failures = 0
@@ -74,4 +73,4 @@ class CircuitBreaker:
     def set(self, breaker: BreakerState) -> None:
         self.state.breaker = breaker
         self._failures = 0
-        self._credit = 0.0
+        self._calls = 0

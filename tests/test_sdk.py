@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from ripcord.app import Ripcord
+from ripcord.errors import NotFoundError
+from ripcord.events import Route
+from ripcord.registry.base import Scored
+from ripcord.respond.breaker import BreakerState
+from ripcord.store.tables import EventRow
+
+GOOD = {"income_k": 50.0, "debt_ratio": 0.2, "age": 40.0, "tenure_months": 12.0,
+        "late_payments": 0.0, "utilization": 0.3}
+
+
+def stored(rc: Ripcord) -> list[EventRow]:
+    rc.flush()
+    with rc.db.session() as session:
+        return list(session.scalars(select(EventRow).order_by(EventRow.id)))
+
+
+def test_a_wrapped_function_is_served_timed_and_recorded(rc: Ripcord) -> None:
+    guard = rc.guard("credit-risk", predict=lambda f: (0, 0.91), version="fn-1")
+    served = guard(GOOD, request_id="req-1", segment={"region": "eu"})
+    assert (served.prediction, served.confidence, served.route) == (0, 0.91, Route.CHAMPION)
+    assert served.version == "fn-1" and served.latency_ms >= 0
+    [row] = stored(rc)
+    assert (row.request_id, row.version, row.route) == ("req-1", "fn-1", "champion")
+    assert row.payload["segment"] == {"region": "eu"} and row.payload["features"] == GOOD
+
+
+def test_a_contract_break_is_blocked_and_answered_by_the_fallback(rc: Ripcord) -> None:
+    calls: list[Any] = []
+    guard = rc.guard("credit-risk", predict=lambda f: calls.append(f) or (0, 0.9))
+    served = guard(GOOD | {"debt_ratio": 7.0})
+    assert served.route is Route.BLOCKED and served.prediction == 1  # the SOP's fallback rule
+    assert served.violations == ("debt_ratio: 7.0 is not <= 1",)
+    assert calls == []  # the model never saw the bad input
+    assert stored(rc)[0].payload["violations"] == ["debt_ratio: 7.0 is not <= 1"]
+
+
+def test_exceptions_fall_back_and_trip_the_breaker(rc: Ripcord) -> None:
+    def broken(features: Any) -> Scored:
+        raise RuntimeError("feature store timeout")
+
+    guard = rc.guard("credit-risk", predict=broken)
+    results = [guard(GOOD) for _ in range(5)]
+    assert all(r.prediction == 1 and r.error == "RuntimeError: feature store timeout" for r in results)
+    assert rc.routes.state("credit-risk").breaker is BreakerState.OPEN
+    assert guard(GOOD).route is Route.FALLBACK
+    with rc.db.session() as session:  # the trip is stored, not only in memory
+        rc.routes.load(session)
+    assert rc.routes.state("credit-risk").breaker is BreakerState.OPEN
+
+
+def test_the_kill_switch_serves_nothing(rc: Ripcord) -> None:
+    guard = rc.guard("credit-risk", predict=lambda f: (0, 0.9))
+    with rc.db.session() as session:
+        rc.routes.apply(session, "credit-risk", at=rc.clock.now(), actor="oncall",
+                        reason="clinical review", killed=True)
+    served = guard(GOOD)
+    assert served.route is Route.KILLED and served.prediction is None
+
+
+def test_an_unknown_model_is_refused(rc: Ripcord) -> None:
+    with pytest.raises(NotFoundError, match="unknown model: 'pricing'"):
+        rc.guard("pricing", predict=lambda f: 1)
+    with pytest.raises(NotFoundError):
+        rc.deploy("pricing", "v1", actor="ci")
+    assert stored(rc) == []
+
+
+def test_without_a_deployed_version_traffic_goes_to_the_fallback(rc: Ripcord) -> None:
+    served = rc.guard("credit-risk")(GOOD)
+    assert served.route is Route.FALLBACK and served.prediction == 1
