@@ -12,8 +12,14 @@ from ripcord.registry.base import Scored
 from ripcord.respond.breaker import BreakerState
 from ripcord.store.tables import EventRow
 
-GOOD = {"income_k": 50.0, "debt_ratio": 0.2, "age": 40.0, "tenure_months": 12.0,
-        "late_payments": 0.0, "utilization": 0.3}
+GOOD = {
+    "income_k": 50.0,
+    "debt_ratio": 0.2,
+    "age": 40.0,
+    "tenure_months": 12.0,
+    "late_payments": 0.0,
+    "utilization": 0.3,
+}
 
 
 def stored(rc: Ripcord) -> list[EventRow]:
@@ -48,7 +54,9 @@ def test_exceptions_fall_back_and_trip_the_breaker(rc: Ripcord) -> None:
 
     guard = rc.guard("credit-risk", predict=broken)
     results = [guard(GOOD) for _ in range(5)]
-    assert all(r.prediction == 1 and r.error == "RuntimeError: feature store timeout" for r in results)
+    assert all(
+        r.prediction == 1 and r.error == "RuntimeError: feature store timeout" for r in results
+    )
     assert rc.routes.state("credit-risk").breaker is BreakerState.OPEN
     assert guard(GOOD).route is Route.FALLBACK
     with rc.db.session() as session:  # the trip is stored, not only in memory
@@ -59,8 +67,14 @@ def test_exceptions_fall_back_and_trip_the_breaker(rc: Ripcord) -> None:
 def test_the_kill_switch_serves_nothing(rc: Ripcord) -> None:
     guard = rc.guard("credit-risk", predict=lambda f: (0, 0.9))
     with rc.db.session() as session:
-        rc.routes.apply(session, "credit-risk", at=rc.clock.now(), actor="oncall",
-                        reason="clinical review", killed=True)
+        rc.routes.apply(
+            session,
+            "credit-risk",
+            at=rc.clock.now(),
+            actor="oncall",
+            reason="clinical review",
+            killed=True,
+        )
     served = guard(GOOD)
     assert served.route is Route.KILLED and served.prediction is None
 

@@ -19,7 +19,15 @@ from ripcord.detect import default_registry
 from ripcord.detect.base import DetectorRegistry, Signal
 from ripcord.detect.engine import DetectionEngine
 from ripcord.errors import NotFoundError
-from ripcord.events import ChangeEvent, ChangeKind, Event, InferenceEvent, LabelEvent, Route
+from ripcord.events import (
+    ChangeEvent,
+    ChangeKind,
+    Event,
+    FeedbackEvent,
+    InferenceEvent,
+    LabelEvent,
+    Route,
+)
 from ripcord.notify import Notifier, build_channels
 from ripcord.notify.base import Channel
 from ripcord.registry.local import Health, LocalRegistry
@@ -166,6 +174,28 @@ class Ripcord:
         for signal in signals:
             self.responder.handle(signal)
         return signals
+
+    def label(self, model: str, request_id: str, label: Any) -> list[Signal]:
+        """The true outcome of a served request, sent later by its request id."""
+        self.model(model)
+        return self.ingest(
+            LabelEvent(model=model, request_id=request_id, label=label, timestamp=self.clock.now())
+        )
+
+    def feedback(
+        self, model: str, request_id: str | None, score: float, *, source: str = "unknown"
+    ) -> list[Signal]:
+        """User feedback (-1 thumbs-down … +1 thumbs-up), by request id when known."""
+        self.model(model)
+        return self.ingest(
+            FeedbackEvent(
+                model=model,
+                request_id=request_id,
+                score=score,
+                source=source,
+                timestamp=self.clock.now(),
+            )
+        )
 
     def ingest_many(self, events: Sequence[Event]) -> list[Signal]:
         return [s for e in events for s in self.ingest(e)]

@@ -38,12 +38,22 @@ def test_the_loop_ran_as_the_sop_says(ran: tuple[Path, demo.Outcome, str]) -> No
         assert incident is not None
         assert (incident.model, incident.version, incident.severity) == ("credit-risk", "v2", 3)
         assert (incident.incident_type, incident.status, incident.owner) == (
-            "model_quality", "resolved", "ml-credit")
-        entries = list(session.scalars(select(TimelineEntry).where(
-            TimelineEntry.incident_id == incident.id).order_by(TimelineEntry.id)))
+            "model_quality",
+            "resolved",
+            "ml-credit",
+        )
+        entries = list(
+            session.scalars(
+                select(TimelineEntry)
+                .where(TimelineEntry.incident_id == incident.id)
+                .order_by(TimelineEntry.id)
+            )
+        )
         messages = [e.message for e in entries]
         action = session.scalars(select(Action)).one()
-        approvals = list(session.scalars(select(AuditRow).where(AuditRow.action == "rollback.promoting")))
+        approvals = list(
+            session.scalars(select(AuditRow).where(AuditRow.action == "rollback.promoting"))
+        )
     assert messages[0].startswith("SEV-2 model_quality: confidence")
     assert "open → contained: circuit breaker open: traffic on the fallback" in messages[1]
     assert any("golden set" in m and "v1 passed" in m for m in messages)
@@ -51,28 +61,41 @@ def test_the_loop_ran_as_the_sop_says(ran: tuple[Path, demo.Outcome, str]) -> No
     assert "→ resolved" in messages[-1]
     assert (action.status, action.approved_by, action.data["target"]) == ("done", "carol", "v1")
     assert [a.actor for a in approvals] == ["carol"]
-    assert incident.started_at < incident.detected_at <= incident.contained_at < incident.resolved_at  # type: ignore[operator]
+    assert (
+        incident.started_at < incident.detected_at <= incident.contained_at < incident.resolved_at
+    )  # type: ignore[operator]
 
 
 def test_the_report_is_written_from_the_record(ran: tuple[Path, demo.Outcome, str]) -> None:
     _, outcome, _ = ran
     assert outcome.report is not None
     text = outcome.report.read_text()
-    for heading in ("## Impact", "## Figures", "## Timeline", "## Evidence", "## Actions", "## Prevention"):
+    for heading in (
+        "## Impact",
+        "## Figures",
+        "## Timeline",
+        "## Evidence",
+        "## Actions",
+        "## Prevention",
+    ):
         assert heading in text
     assert "| (confidence) |" in text
     assert "approved by carol" in text and "golden set, `v1`" in text
 
 
 def test_the_cli_reads_the_stored_state_after_a_restart(
-        ran: tuple[Path, demo.Outcome, str], monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    ran: tuple[Path, demo.Outcome, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     home, outcome, _ = ran
     monkeypatch.chdir(home)
     monkeypatch.delenv("RIPCORD_DATABASE_URL", raising=False)
     assert main(["incidents", "list", "--format", "json"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert [(i["id"], i["severity"], i["status"]) for i in listed] == [(outcome.incident_id, "SEV-2", "resolved")]
+    assert [(i["id"], i["severity"], i["status"]) for i in listed] == [
+        (outcome.incident_id, "SEV-2", "resolved")
+    ]
     assert main(["incidents", "show", str(outcome.incident_id)]) == 0
     shown = capsys.readouterr().out
     assert "rollback to v1 approved" in shown and "time to recover" in shown

@@ -26,7 +26,9 @@ class Constant:
 
 
 def test_each_sla_becomes_a_check(tmp_path: Path) -> None:
-    slas = Slas(min_accuracy=0.7, min_mean_confidence=0.95, p95_latency_ms=1000, max_error_rate=0.01)
+    slas = Slas(
+        min_accuracy=0.7, min_mean_confidence=0.95, p95_latency_ms=1000, max_error_rate=0.01
+    )
     result = validate(Constant(1), golden(tmp_path), slas, version="v1")
     checks = {c.metric: (c.value, c.passed) for c in result.checks}
     assert checks["accuracy"] == (0.75, True)

@@ -8,8 +8,8 @@ through to the serving version while it is verified; the rest stays on the fallb
 from __future__ import annotations
 
 import enum
-from fractions import Fraction
 from dataclasses import dataclass
+from fractions import Fraction
 
 
 class BreakerState(enum.StrEnum):
