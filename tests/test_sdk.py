@@ -90,3 +90,47 @@ def test_an_unknown_model_is_refused(rc: Ripcord) -> None:
 def test_without_a_deployed_version_traffic_goes_to_the_fallback(rc: Ripcord) -> None:
     served = rc.guard("credit-risk")(GOOD)
     assert served.route is Route.FALLBACK and served.prediction == 1
+
+
+def test_a_bad_batch_stores_nothing_and_names_every_problem(rc: Ripcord) -> None:
+    from ripcord.errors import EventError
+
+    good = {"kind": "inference", "model": "credit-risk", "version": "v1", "request_id": "a",
+            "timestamp": "2026-01-01T00:00:00Z", "latency_ms": 1.0}
+    batch = [good, good | {"model": "pricing"}, good | {"latency_ms": "slow"}]
+    with pytest.raises(EventError) as info:
+        rc.ingest_batch(batch)
+    text = str(info.value)
+    assert "events[2].latency_ms: 'slow'" in text
+    assert stored(rc) == []
+    with pytest.raises(EventError, match=r"events\[1\].model: 'pricing' is not a model in the SOP file"):
+        rc.ingest_batch(batch[:2])
+    assert stored(rc) == []
+    rc.ingest_batch([good])
+    assert [r.request_id for r in stored(rc)] == ["a"]
+
+
+def test_the_fallback_can_be_another_model(tmp_path: Any, clock: Any) -> None:
+    import yaml
+
+    from ripcord.drills import credit
+    from tests.conftest import sop_data
+
+    data = sop_data()
+    small = dict(data["models"]["credit-risk"])
+    small["detectors"] = []
+    data["models"]["credit-risk-small"] = small
+    data["models"]["credit-risk"]["fallback"] = {"model": "credit-risk-small"}
+    credit.write_golden(tmp_path / "golden" / "credit-risk.csv", n=50)
+    path = tmp_path / "sop.yaml"
+    path.write_text(yaml.safe_dump(data))
+    app = Ripcord.open(path, url=f"sqlite:///{tmp_path / 'f.db'}", home=tmp_path, clock=clock)
+    try:
+        app.register("credit-risk-small", "s1", credit.train(), actor="ci")
+        app.deploy("credit-risk-small", "s1", actor="ci")
+        app.trip("credit-risk", reason="test")
+        served = app.guard("credit-risk", predict=lambda f: (0, 0.99))(GOOD)
+        assert served.route is Route.FALLBACK
+        assert served.prediction in (0, 1) and served.confidence is not None and served.confidence < 0.99
+    finally:
+        app.close()

@@ -18,7 +18,7 @@ from ripcord.clock import Clock, SystemClock
 from ripcord.detect import default_registry
 from ripcord.detect.base import DetectorRegistry, Signal
 from ripcord.detect.engine import DetectionEngine
-from ripcord.errors import NotFoundError
+from ripcord.errors import EventError, NotFoundError, Problem
 from ripcord.events import (
     ChangeEvent,
     ChangeKind,
@@ -27,6 +27,7 @@ from ripcord.events import (
     InferenceEvent,
     LabelEvent,
     Route,
+    parse_events,
 )
 from ripcord.notify import Notifier, build_channels
 from ripcord.notify.base import Channel
@@ -171,6 +172,7 @@ class Ripcord:
             signals = []
         if signals or len(self._pending) >= self.flush_every:
             self.flush()
+            self.responder.escalate_overdue()
         for signal in signals:
             self.responder.handle(signal)
         return signals
@@ -199,6 +201,19 @@ class Ripcord:
 
     def ingest_many(self, events: Sequence[Event]) -> list[Signal]:
         return [s for e in events for s in self.ingest(e)]
+
+    def ingest_batch(self, items: Sequence[Mapping[str, Any]]) -> list[Signal]:
+        """Raw events (e.g. JSON): the batch is checked whole first, every bad item and
+        unknown model named, so a bad batch stores nothing."""
+        events = parse_events(list(items))
+        unknown = [
+            Problem(f"events[{i}].model", e.model, "is not a model in the SOP file")
+            for i, e in enumerate(events)
+            if e.model not in self.sop.models
+        ]
+        if unknown:
+            raise EventError("event batch", unknown)
+        return self.ingest_many(events)
 
     def flush(self) -> None:
         if not self._pending:

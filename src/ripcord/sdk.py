@@ -69,27 +69,43 @@ class Guard:
         self.fixed = predict
         self.fixed_version = version or "live"
         self.fallback = fallback or self._sop_fallback()
-        self._loaded: tuple[str, Predict] | None = None
+        self._loaded: dict[str, tuple[str, Predict]] = {}
 
     def _sop_fallback(self) -> Predict | None:
-        rule = self.spec.fallback.rule if self.spec.fallback else None
-        if rule is None:
+        """The SOP's fallback: a constant rule, or another model's serving version."""
+        fallback = self.spec.fallback
+        if fallback is None:
             return None
-        answer = Scored(rule["prediction"], rule.get("confidence"))
-        return lambda _features: answer
+        if fallback.rule is not None:
+            answer = Scored(fallback.rule["prediction"], fallback.rule.get("confidence"))
+            return lambda _features: answer
+        other = fallback.model
+        assert other is not None  # the schema requires a rule or a model
+
+        def serve_other(features: Mapping[str, Any]) -> Any:
+            loaded = self._serving(other)
+            return loaded[1](features) if loaded else None
+
+        return serve_other
 
     def _champion(self) -> tuple[str, Predict] | None:
         if self.fixed is not None:
             return self.fixed_version, self.fixed
-        serving = self.app.routes.state(self.model).serving
+        return self._serving(self.model)
+
+    def _serving(self, model: str) -> tuple[str, Predict] | None:
+        """The version the routing table serves for `model`, loaded once per version."""
+        serving = self.app.routes.state(model).serving
         if serving is None:
             return None
-        if self._loaded is None or self._loaded[0] != serving:
+        cached = self._loaded.get(model)
+        if cached is None or cached[0] != serving:
             with self.app.db.session() as session:
-                row = self.app.registry.get(session, self.model, serving)
+                row = self.app.registry.get(session, model, serving)
             predictor = self.app.registry.load(row)
-            self._loaded = (serving, lambda features: predictor.predict([features])[0])
-        return self._loaded
+            cached = (serving, lambda features: predictor.predict([features])[0])
+            self._loaded[model] = cached
+        return cached
 
     def __call__(
         self,

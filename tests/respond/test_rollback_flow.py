@@ -218,3 +218,41 @@ def test_v2_really_is_worse_on_the_golden_set(rc: Ripcord, drive: Drive) -> None
     assert spec.golden_set is not None
     golden = GoldenSet.load(rc.rollback.sop_dir / spec.golden_set.path, spec.golden_set.label)
     assert not validate(V2, golden, spec.slas, version="v2").passed
+
+
+def test_a_dead_channel_delays_nothing_and_is_recorded(rc: Ripcord, drive: Drive) -> None:
+    import socket
+
+    from ripcord.notify import Notifier, WebhookChannel
+    from ripcord.store.tables import Delivery
+
+    with socket.socket() as s:  # a port with nothing listening: connection refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dead = WebhookChannel("console", f"http://127.0.0.1:{port}/hook", retries=1, backoff_s=0.001,
+                          sleep=lambda _s: None)
+    rc.notifier = Notifier({"console": dead})
+    rc.deploy(MODEL, "v2", actor="deploy-bot")
+    drive.serve(400, until=lambda: drive.incident() is not None)
+    incident = drive.incident()
+    assert incident is not None and incident.status == "contained"
+    assert rc.routes.state(MODEL).breaker is BreakerState.OPEN
+    assert rollback_of(rc, incident.id).status == Step.AWAITING_APPROVAL.value
+    with rc.db.session() as session:
+        deliveries = list(session.scalars(select(Delivery)))
+    assert deliveries and not any(d.ok for d in deliveries)
+    assert all("Connection refused" in d.detail for d in deliveries)
+
+
+def test_an_unacknowledged_page_escalates_to_the_backup_once(rc: Ripcord, drive: Drive,
+                                                             channel: RecordingChannel) -> None:
+    rc.deploy(MODEL, "v2", actor="deploy-bot")
+    drive.serve(400, until=lambda: drive.incident() is not None)
+    incident = drive.incident()
+    assert incident is not None and incident.ack_by is not None
+    assert rc.responder.escalate_overdue() == []
+    drive.clock.advance(61 * 60)  # SEV-2: one hour to acknowledge
+    assert rc.responder.escalate_overdue() == [incident.id]
+    assert rc.responder.escalate_overdue() == []  # a new deadline is set
+    assert (channel.messages[-1].recipient, channel.messages[-1].title.startswith("ESCALATED")) == ("bob", True)
+    assert [e.kind for e in timeline(rc, incident.id)].count("escalation") == 1

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ripcord.detect.base import Signal
-from ripcord.incidents import service
+from ripcord.incidents import lifecycle, service
 from ripcord.incidents.lifecycle import Status
 from ripcord.notify.base import MessageKind, Notification
 from ripcord.respond.breaker import BreakerState
@@ -212,6 +212,47 @@ class Responder:
             )
         elif step is Step.DONE:
             self.page(incident, MessageKind.RESOLVED, f"resolved: {action.data['target']} verified")
+
+    def escalate_overdue(self) -> list[int]:
+        """Page the backup for every active incident whose ack deadline has passed, and set
+        a new deadline; the escalation is on the timeline, so a restart does not repeat it."""
+        app, now = self.app, app_now(self.app)
+        with app.db.session() as session:
+            query = select(Incident).where(
+                Incident.status.in_([s.value for s in lifecycle.ACTIVE]),
+                Incident.acknowledged_at.is_(None),
+                Incident.ack_by < now,
+            )
+            overdue = list(session.scalars(query))
+            for incident in overdue:
+                person = self._escalation_target(incident)
+                minutes = app.sop.escalation.ack_minutes.get(Severity(incident.severity).label, 60)
+                incident.ack_by = now + timedelta(minutes=minutes)
+                service.note(
+                    session,
+                    incident,
+                    at=now,
+                    kind="escalation",
+                    actor="ripcord",
+                    message=f"not acknowledged in time: paging {person}",
+                    data={"to": person},
+                )
+                audit.append(
+                    session,
+                    at=now,
+                    actor="ripcord",
+                    action="incident.escalate",
+                    subject=f"incident:{incident.id}",
+                    after={"to": person},
+                )
+        for incident in overdue:
+            person = self._escalation_target(incident)
+            self.page(incident, MessageKind.PAGE, f"ESCALATED {incident.title}", to=(person,))
+        return [i.id for i in overdue]
+
+    def _escalation_target(self, incident: Incident) -> str:
+        team = self.app.sop.teams.get(incident.owner or "")
+        return (team.backup or team.primary) if team else incident.owner or "on-call"
 
     # -- notifications --------------------------------------------------------------------
     def page(
