@@ -95,15 +95,23 @@ def test_without_a_deployed_version_traffic_goes_to_the_fallback(rc: Ripcord) ->
 def test_a_bad_batch_stores_nothing_and_names_every_problem(rc: Ripcord) -> None:
     from ripcord.errors import EventError
 
-    good = {"kind": "inference", "model": "credit-risk", "version": "v1", "request_id": "a",
-            "timestamp": "2026-01-01T00:00:00Z", "latency_ms": 1.0}
+    good = {
+        "kind": "inference",
+        "model": "credit-risk",
+        "version": "v1",
+        "request_id": "a",
+        "timestamp": "2026-01-01T00:00:00Z",
+        "latency_ms": 1.0,
+    }
     batch = [good, good | {"model": "pricing"}, good | {"latency_ms": "slow"}]
     with pytest.raises(EventError) as info:
         rc.ingest_batch(batch)
     text = str(info.value)
     assert "events[2].latency_ms: 'slow'" in text
     assert stored(rc) == []
-    with pytest.raises(EventError, match=r"events\[1\].model: 'pricing' is not a model in the SOP file"):
+    with pytest.raises(
+        EventError, match=r"events\[1\].model: 'pricing' is not a model in the SOP file"
+    ):
         rc.ingest_batch(batch[:2])
     assert stored(rc) == []
     rc.ingest_batch([good])
@@ -131,6 +139,10 @@ def test_the_fallback_can_be_another_model(tmp_path: Any, clock: Any) -> None:
         app.trip("credit-risk", reason="test")
         served = app.guard("credit-risk", predict=lambda f: (0, 0.99))(GOOD)
         assert served.route is Route.FALLBACK
-        assert served.prediction in (0, 1) and served.confidence is not None and served.confidence < 0.99
+        assert (
+            served.prediction in (0, 1)
+            and served.confidence is not None
+            and served.confidence < 0.99
+        )
     finally:
         app.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -25,7 +27,7 @@ def test_the_table_covers_every_status_and_only_statuses() -> None:
     for targets in TRANSITIONS.values():
         assert targets <= set(Status)
     assert set(STAMPS) == set(Status) - {Status.OPEN}
-    assert ACTIVE == {Status.OPEN, Status.ACKNOWLEDGED, Status.CONTAINED, Status.RECOVERING}
+    assert set(ACTIVE) == set(Status) - {Status.RESOLVED, Status.REVIEWED}
 
 
 def test_the_table_says_what_the_docs_say() -> None:
@@ -89,7 +91,7 @@ def test_a_random_walk_from_open_stays_inside_the_table(targets: list[Status]) -
         path.append(current)
         if current is Status.REVIEWED:
             assert not any(allowed(current, s) for s in Status)
-    assert all(b in TRANSITIONS[a] for a, b in zip(path, path[1:], strict=False))
+    assert all(b in TRANSITIONS[a] for a, b in itertools.pairwise(path))
     assert set(path) <= set(TRANSITIONS)
     assert Status.REVIEWED not in path[:-1]
 

@@ -229,8 +229,13 @@ def test_a_dead_channel_delays_nothing_and_is_recorded(rc: Ripcord, drive: Drive
     with socket.socket() as s:  # a port with nothing listening: connection refused
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    dead = WebhookChannel("console", f"http://127.0.0.1:{port}/hook", retries=1, backoff_s=0.001,
-                          sleep=lambda _s: None)
+    dead = WebhookChannel(
+        "console",
+        f"http://127.0.0.1:{port}/hook",
+        retries=1,
+        backoff_s=0.001,
+        sleep=lambda _s: None,
+    )
     rc.notifier = Notifier({"console": dead})
     rc.deploy(MODEL, "v2", actor="deploy-bot")
     drive.serve(400, until=lambda: drive.incident() is not None)
@@ -244,8 +249,9 @@ def test_a_dead_channel_delays_nothing_and_is_recorded(rc: Ripcord, drive: Drive
     assert all("Connection refused" in d.detail for d in deliveries)
 
 
-def test_an_unacknowledged_page_escalates_to_the_backup_once(rc: Ripcord, drive: Drive,
-                                                             channel: RecordingChannel) -> None:
+def test_an_unacknowledged_page_escalates_to_the_backup_once(
+    rc: Ripcord, drive: Drive, channel: RecordingChannel
+) -> None:
     rc.deploy(MODEL, "v2", actor="deploy-bot")
     drive.serve(400, until=lambda: drive.incident() is not None)
     incident = drive.incident()
@@ -254,5 +260,8 @@ def test_an_unacknowledged_page_escalates_to_the_backup_once(rc: Ripcord, drive:
     drive.clock.advance(61 * 60)  # SEV-2: one hour to acknowledge
     assert rc.responder.escalate_overdue() == [incident.id]
     assert rc.responder.escalate_overdue() == []  # a new deadline is set
-    assert (channel.messages[-1].recipient, channel.messages[-1].title.startswith("ESCALATED")) == ("bob", True)
+    assert (channel.messages[-1].recipient, channel.messages[-1].title.startswith("ESCALATED")) == (
+        "bob",
+        True,
+    )
     assert [e.kind for e in timeline(rc, incident.id)].count("escalation") == 1

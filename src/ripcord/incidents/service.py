@@ -68,6 +68,8 @@ def transition(
     lifecycle.check(current, target)
     before = snapshot(incident)
     incident.status = target.value
+    if target is Status.OPEN:  # reopened: it needs a new ack and a new resolution
+        incident.acknowledged_at = incident.resolved_at = None
     stamp = lifecycle.STAMPS.get(target)
     if stamp and getattr(incident, stamp) is None:
         setattr(incident, stamp, at)

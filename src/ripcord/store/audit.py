@@ -95,8 +95,8 @@ def append(
 
 
 def _jsonable(value: Any) -> Any:
-    item = getattr(value, "item", None)  # numpy scalars
-    return item() if callable(item) else str(value)
+    to_list = getattr(value, "tolist", None)  # numpy scalars and arrays
+    return to_list() if callable(to_list) else str(value)
 
 
 def plain(data: Mapping[str, Any]) -> dict[str, Any]:
