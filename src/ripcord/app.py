@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +163,7 @@ class Ripcord:
     # -- ingestion ------------------------------------------------------------------------
     def ingest(self, event: Event) -> list[Signal]:
         """Store an event and run detection on it; signals are handled before returning."""
+        self.model(event.model)
         self._pending.append(_row(event))
         if isinstance(event, InferenceEvent):
             signals = self.engine.observe(event)
@@ -242,27 +244,23 @@ class Ripcord:
             )
 
     def finish_verification(self, check: Verification, *, ok: bool, detail: str) -> None:
+        """A verification window closed: a rollback goes on; a deploy may earn a good mark."""
         del self.verifications[check.model]
         self.flush()
-        with self.db.session() as session:
-            if check.purpose == "rollback" and check.action_id is not None:
-                action = session.get(Action, check.action_id)
-                assert action is not None
-                self.rollback.verified(session, action, ok=ok, detail=detail)
-                step = self.rollback.advance(session, action) if not ok else Step.DONE
-            else:
+        if check.purpose == "rollback" and check.action_id is not None:
+            self.responder.conclude_rollback(check.action_id, ok=ok, detail=detail)
+            return
+        if ok:
+            with self.db.session() as session:
                 row = self.registry.get(session, check.model, check.version)
-                if ok:
-                    self.registry.mark(
-                        session,
-                        row,
-                        Health.GOOD,
-                        at=self.clock.now(),
-                        actor="ripcord",
-                        reason=f"deploy verified: {detail}",
-                    )
-                return
-        self.responder.after_step(action.id, step)
+                self.registry.mark(
+                    session,
+                    row,
+                    Health.GOOD,
+                    at=self.clock.now(),
+                    actor="ripcord",
+                    reason=f"deploy verified: {detail}",
+                )
 
     def trip(self, model: str, *, reason: str, actor: str = "ripcord") -> None:
         """Open the circuit breaker: traffic to the fallback until a rollback or a reset."""
@@ -292,7 +290,7 @@ class Ripcord:
             query = select(Action).where(Action.status == Step.AWAITING_APPROVAL.value)
             return list(session.scalars(query))
 
-    def deployed_at(self, model: str, version: str) -> Any:
+    def deployed_at(self, model: str, version: str) -> datetime | None:
         with self.db.session() as session:
             query = (
                 select(Deployment.at)

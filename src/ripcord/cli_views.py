@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ripcord.incidents import service
 from ripcord.review.figures import Figures
-from ripcord.review.report import _duration
+from ripcord.review.report import duration
 from ripcord.sop.schema import Sop
 from ripcord.sop.severity import Severity
 from ripcord.store.tables import Incident, TimelineEntry
@@ -78,10 +78,10 @@ def figures_table(incident: Incident) -> Table:
     table = Table(title="figures (from the deploy)", title_justify="left")
     table.add_column("figure")
     table.add_column("value", justify="right")
-    table.add_row("time to detect (MTTD)", _duration(figures.time_to_detect_s))
-    table.add_row("time to acknowledge", _duration(figures.time_to_acknowledge_s))
-    table.add_row("time to contain", _duration(figures.time_to_contain_s))
-    table.add_row("time to recover (MTTR)", _duration(figures.time_to_recover_s))
+    table.add_row("time to detect (MTTD)", duration(figures.time_to_detect_s))
+    table.add_row("time to acknowledge", duration(figures.time_to_acknowledge_s))
+    table.add_row("time to contain", duration(figures.time_to_contain_s))
+    table.add_row("time to recover (MTTR)", duration(figures.time_to_recover_s))
     return table
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ripcord.detect.base import Signal
+from ripcord.errors import NotFoundError
 from ripcord.incidents import lifecycle, service
 from ripcord.incidents.lifecycle import Status
 from ripcord.notify.base import MessageKind, Notification
@@ -102,14 +103,14 @@ class Responder:
                 service.note(
                     session,
                     current,
-                    at=app_now(app),
+                    at=app.clock.now(),
                     kind="rollback",
                     actor="ripcord",
                     message=f"{reason}; escalating",
                 )
                 audit.append(
                     session,
-                    at=app_now(app),
+                    at=app.clock.now(),
                     actor="ripcord",
                     action="rollback.error",
                     subject=f"incident:{incident.id}",
@@ -165,7 +166,7 @@ class Responder:
             self.app.rollback.verified(session, action, ok=False, detail=signal.summary)
 
     def _contain(self, session: Session, incident: Incident, signal: Signal) -> None:
-        app, at = self.app, app_now(self.app)
+        app, at = self.app, self.app.clock.now()
         state = app.routes.state(incident.model)
         if state.breaker is not BreakerState.OPEN:
             app.routes.apply(
@@ -185,6 +186,17 @@ class Responder:
                 actor="ripcord",
                 reason="circuit breaker open: traffic on the fallback",
             )
+
+    def conclude_rollback(self, action_id: int, *, ok: bool, detail: str) -> None:
+        """The rollback's verification window closed: resolve, or try the next candidate."""
+        app = self.app
+        with app.db.session() as session:
+            action = session.get(Action, action_id)
+            if action is None:
+                raise NotFoundError("action", action_id)
+            app.rollback.verified(session, action, ok=ok, detail=detail)
+            step = app.rollback.advance(session, action)
+        self.after_step(action_id, step)
 
     def after_step(self, action_id: int, step: Step) -> None:
         """Start verification, ask for approval, or escalate, as the step requires."""
@@ -216,7 +228,7 @@ class Responder:
     def escalate_overdue(self) -> list[int]:
         """Page the backup for every active incident whose ack deadline has passed, and set
         a new deadline; the escalation is on the timeline, so a restart does not repeat it."""
-        app, now = self.app, app_now(self.app)
+        app, now = self.app, self.app.clock.now()
         with app.db.session() as session:
             query = select(Incident).where(
                 Incident.status.in_([s.value for s in lifecycle.ACTIVE]),
@@ -274,7 +286,7 @@ class Responder:
                 body=body,
                 recipient=person,
                 team=team_name,
-                at=app_now(app),
+                at=app.clock.now(),
                 ack_by=incident.ack_by,
                 details={"status": incident.status, "type": incident.incident_type},
             )
@@ -314,16 +326,12 @@ class Responder:
         serving = (
             "the fallback" if state.breaker is BreakerState.OPEN else f"version {state.serving}"
         )
-        next_update = _next_update(app_now(app), Severity(incident.severity))
+        next_update = _next_update(app.clock.now(), Severity(incident.severity))
         return (
             f"{affected} requests served by {incident.version} since "
             f"{incident.started_at:%H:%M:%S} UTC. Decisions now come from {serving}. "
             f"Status: {current.status}. Next update by {next_update:%H:%M} UTC."
         )
-
-
-def app_now(app: Ripcord) -> datetime:
-    return app.clock.now()
 
 
 def _next_update(now: datetime, severity: Severity) -> datetime:

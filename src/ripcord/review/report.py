@@ -153,7 +153,7 @@ def prevention_items(
     return items
 
 
-def _duration(value: float | None) -> str:
+def duration(value: float | None) -> str:
     if value is None:
         return "—"
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
@@ -167,7 +167,7 @@ def render(data: ReportData) -> str:
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters["duration"] = _duration
+    env.filters["duration"] = duration
     return env.get_template("report.md.j2").render(d=data, i=data.incident)
 
 
