@@ -62,3 +62,43 @@ def rc(
     )
     yield app
     app.close()
+
+
+def _postgres_server() -> str:
+    import os
+
+    return os.environ.get(
+        "RIPCORD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh database on a real PostgreSQL server (see scripts/services.sh), dropped after
+    the test. Skipped with the reason when no server is reachable, except under CI."""
+    import os
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    server = make_url(_postgres_server())
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    name = f"ripcord_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(
+            f"no PostgreSQL server at {server.render_as_string(hide_password=True)}: {exc.orig}"
+        )
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

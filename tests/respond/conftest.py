@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from ripcord.app import Ripcord
 from ripcord.clock import ManualClock
 from ripcord.drills import credit
 from ripcord.drills.demo import MODEL, Traffic
+from ripcord.notify import RecordingChannel
 from ripcord.store.tables import Incident
 
 V1 = credit.train()
@@ -37,11 +39,26 @@ class Drive:
             return session.scalars(select(Incident).order_by(Incident.id.desc())).first()
 
 
-@pytest.fixture
-def drive(rc: Ripcord, clock: ManualClock) -> Drive:
+def deploy_v1(rc: Ripcord, clock: ManualClock) -> Drive:
     rc.register(MODEL, "v1", V1, actor="ci")
     rc.register(MODEL, "v2", V2, actor="ci", parent="v1")
     rc.deploy(MODEL, "v1", actor="ci")
     d = Drive(rc, clock)
     d.serve(900)
     return d
+
+
+@pytest.fixture
+def drive(rc: Ripcord, clock: ManualClock) -> Drive:
+    return deploy_v1(rc, clock)
+
+
+@pytest.fixture
+def rc_pg(
+    pg_url: str, sop_file: Path, tmp_path: Path, clock: ManualClock, channel: RecordingChannel
+) -> Iterator[Ripcord]:
+    app = Ripcord.open(
+        sop_file, url=pg_url, home=tmp_path, clock=clock, channels={"console": channel}
+    )
+    yield app
+    app.close()

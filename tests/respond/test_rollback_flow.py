@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ripcord.app import Ripcord
+from ripcord.clock import ManualClock
 from ripcord.drills.demo import MODEL
 from ripcord.errors import ApprovalError
 from ripcord.notify import RecordingChannel
@@ -11,7 +12,7 @@ from ripcord.respond.breaker import BreakerState
 from ripcord.respond.rollback import Step
 from ripcord.store import audit
 from ripcord.store.tables import Action, AuditRow, Incident, TimelineEntry
-from tests.respond.conftest import V2, Drive
+from tests.respond.conftest import V2, Drive, deploy_v1
 
 
 def versions(rc: Ripcord) -> dict[str, str]:
@@ -89,6 +90,17 @@ def test_approval_rules(rc: Ripcord, drive: Drive) -> None:
 def test_the_whole_loop_resolves_with_a_clean_audit(
     rc: Ripcord, drive: Drive, channel: RecordingChannel
 ) -> None:
+    whole_loop(rc, drive, channel)
+
+
+def test_the_whole_loop_on_postgresql(
+    rc_pg: Ripcord, clock: ManualClock, channel: RecordingChannel
+) -> None:
+    whole_loop(rc_pg, deploy_v1(rc_pg, clock), channel)
+    assert rc_pg.db.engine.dialect.name == "postgresql"
+
+
+def whole_loop(rc: Ripcord, drive: Drive, channel: RecordingChannel) -> None:
     rc.deploy(MODEL, "v2", actor="deploy-bot")
     drive.serve(400, until=lambda: drive.incident() is not None)
     incident = drive.incident()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from ripcord.clock import utc
@@ -23,6 +23,7 @@ from ripcord.errors import AuditError
 from ripcord.store.tables import AuditRow
 
 GENESIS = "0" * 64
+_LOCK_KEY = 0x52495043  # "RIPC": the advisory lock that serialises audit appends
 
 
 def _digest(
@@ -70,7 +71,14 @@ def append(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> AuditRow:
-    """Add one audit row inside the caller's transaction."""
+    """Add one audit row inside the caller's transaction.
+
+    Appends are serialised: on PostgreSQL by a transaction-scoped advisory lock (two
+    replicas appending at once would otherwise both read the same last row and fork the
+    chain); SQLite already allows one writer at a time.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
     last = session.execute(
         select(AuditRow.id, AuditRow.hash).order_by(AuditRow.id.desc()).limit(1).with_for_update()
     ).first()
