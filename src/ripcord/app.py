@@ -3,6 +3,10 @@
 `Ripcord.open(sop_path)` is the app factory: it builds the registries and passes them down
 (no import-time globals). Data flows one way: events → detectors → signals → triage →
 incident → actions → notifications.
+
+Observers (`on_signal`, `on_delivery`) let a host count what happens inside without this
+module knowing about it (the service feeds Prometheus from them). A failing observer is
+logged and ignored: metrics must never stop the response.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from ripcord.clock import Clock, SystemClock
 from ripcord.detect import default_registry
 from ripcord.detect.base import DetectorRegistry, Signal
 from ripcord.detect.engine import DetectionEngine
-from ripcord.errors import EventError, NotFoundError, Problem
+from ripcord.errors import EventError, NotFoundError, Problem, TransitionError
 from ripcord.events import (
     ChangeEvent,
     ChangeKind,
@@ -30,8 +34,10 @@ from ripcord.events import (
     Route,
     parse_events,
 )
-from ripcord.notify import Notifier, build_channels
-from ripcord.notify.base import Channel
+from ripcord.incidents import lifecycle, service
+from ripcord.incidents.lifecycle import Status
+from ripcord.notify import Delivery, Notifier, build_channels
+from ripcord.notify.base import Channel, MessageKind
 from ripcord.registry.local import Health, LocalRegistry
 from ripcord.respond.breaker import BreakerState
 from ripcord.respond.responder import Responder, Verification
@@ -72,6 +78,8 @@ class Ripcord:
         self.verifications: dict[str, Verification] = {}
         self.flush_every = flush_every
         self._pending: list[EventRow] = []
+        self.on_signal: list[Callable[[Signal], None]] = []
+        self.on_delivery: list[Callable[[Delivery], None]] = []
         with db.session() as session:
             self.routes.load(session)
         self.responder = Responder(self)
@@ -176,6 +184,7 @@ class Ripcord:
             self.flush()
             self.responder.escalate_overdue()
         for signal in signals:
+            self.observe(self.on_signal, signal)
             self.responder.handle(signal)
         return signals
 
@@ -281,9 +290,45 @@ class Ripcord:
             if action is None:
                 raise NotFoundError("action", action_id)
             self.rollback.approve(session, action, actor=actor)
+        with self.db.session() as session:  # the approval is stored even if promotion dies
+            action = session.get(Action, action_id)
+            assert action is not None
             step = self.rollback.advance(session, action)
         self.responder.after_step(action_id, step)
         return step
+
+    def reject(self, action_id: int, *, actor: str, reason: str) -> Step:
+        """Refuse a rollback held for approval; the traffic stays where containment put it
+        and the owning team is told, so a human takes it from there."""
+        with self.db.session() as session:
+            action = session.get(Action, action_id)
+            if action is None:
+                raise NotFoundError("action", action_id)
+            self.rollback.reject(session, action, actor=actor, reason=reason)
+            incident = service.get(session, action.incident_id)
+        text = f"rollback to {action.data['target']} rejected by {actor}: {reason}"
+        self.responder.page(incident, MessageKind.UPDATE, text)
+        return Step.REJECTED
+
+    def propose_rollback(self, incident_id: int, *, actor: str) -> Action:
+        """A human proposes a rollback (held for another person's approval); an incident
+        whose rollback is already under way gets that one back."""
+        with self.db.session() as session:
+            incident = service.get(session, incident_id)
+            existing = self.rollback.find(session, incident_id)
+            if existing is not None and Step(existing.status).final:
+                raise TransitionError(
+                    f"incident {incident_id}: rollback action {existing.id} already ended "
+                    f"({existing.status})"
+                )
+            if existing is None and Status(incident.status) not in lifecycle.ACTIVE:
+                raise TransitionError(
+                    f"incident {incident_id}: status {incident.status} is not active"
+                )
+            action = self.rollback.start(session, incident, actor=actor, approval=True)
+            step = self.rollback.advance(session, action)
+        self.responder.after_step(action.id, step)
+        return action
 
     def pending_approvals(self) -> list[Action]:
         with self.db.session() as session:
@@ -310,6 +355,14 @@ class Ripcord:
     ) -> Guard:
         self.model(model)
         return Guard(self, model, predict=predict, fallback=fallback, version=version)
+
+    @staticmethod
+    def observe(observers: Sequence[Callable[[Any], None]], item: object) -> None:
+        for observer in observers:
+            try:
+                observer(item)
+            except Exception:  # an observer (metrics) must never stop the response
+                log.exception("observer failed", extra={"observer": repr(observer)})
 
     def close(self) -> None:
         self.flush()

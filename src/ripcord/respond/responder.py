@@ -91,8 +91,13 @@ class Responder:
         incident and escalated; the traffic stays where containment put it."""
         app = self.app
         try:
+            with app.db.session() as session:  # committed first: a crash from here resumes
+                action_id = app.rollback.start(
+                    session, incident, actor="ripcord", approval=approval
+                ).id
             with app.db.session() as session:
-                action = app.rollback.start(session, incident, actor="ripcord", approval=approval)
+                action = session.get(Action, action_id)
+                assert action is not None
                 step = app.rollback.advance(session, action)
         except Exception as exc:
             log.exception("rollback failed", extra={"incident": incident.id})
@@ -121,19 +126,36 @@ class Responder:
         self.after_step(action.id, step)
 
     def resume(self) -> None:
-        """After a restart: carry on every rollback that was left mid-way."""
+        """After a restart: carry on every rollback left mid-way, and start the ones a crash
+        prevented from starting (an active incident whose severity calls for one)."""
         app = self.app
-        open_steps = [s.value for s in Step if not s.final]
         with app.db.session() as session:
-            query = select(Action).where(Action.kind == "rollback", Action.status.in_(open_steps))
-            actions = list(session.scalars(query))
-        for action in actions:
-            with app.db.session() as session:
-                incident = service.get(session, action.incident_id)
-            if Step(action.status) in (Step.VALIDATING, Step.PROMOTING):
-                self.run_rollback(incident, approval=bool(action.data.get("approval")))
-            else:
-                self.after_step(action.id, Step(action.status))
+            active = [s.value for s in lifecycle.ACTIVE]
+            incidents = list(session.scalars(select(Incident).where(Incident.status.in_(active))))
+            actions = {
+                a.incident_id: a
+                for a in session.scalars(
+                    select(Action).where(Action.kind == "rollback").order_by(Action.id)
+                )
+            }
+        for incident in incidents:
+            action = actions.get(incident.id)
+            if (
+                action is not None
+                and Step(action.status) is not Step.VALIDATING
+                and Step(action.status) is not Step.PROMOTING
+            ):
+                if not Step(action.status).final:
+                    self.after_step(action.id, Step(action.status))
+                continue
+            response = self.response_for(incident)
+            if action is not None or response.rollback != "none":
+                approval = (
+                    bool(action.data.get("approval"))
+                    if action is not None
+                    else response.rollback == "approval"
+                )
+                self.run_rollback(incident, approval=approval)
 
     def _reload_routes(self) -> None:
         with self.app.db.session() as session:  # memory follows what was really stored
@@ -304,6 +326,8 @@ class Responder:
                     )
                     for d in deliveries
                 )
+            for d in deliveries:
+                app.observe(app.on_delivery, d)
 
     def business_update(self, incident: Incident) -> str:
         """Status in business terms: requests affected, what serves them, next update."""
