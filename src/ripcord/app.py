@@ -32,13 +32,15 @@ from ripcord.events import (
     InferenceEvent,
     LabelEvent,
     Route,
-    parse_events,
+    parse_event,
 )
 from ripcord.incidents import lifecycle, service
 from ripcord.incidents.lifecycle import Status
-from ripcord.notify import Delivery, Notifier, build_channels
+from ripcord.notify import Delivery, Notifier, build_channels, deadletter
 from ripcord.notify.base import Channel, MessageKind
-from ripcord.registry.local import Health, LocalRegistry
+from ripcord.notify.messages import MessageTemplates
+from ripcord.registry import build_registry
+from ripcord.registry.local import Health
 from ripcord.respond.breaker import BreakerState
 from ripcord.respond.responder import Responder, Verification
 from ripcord.respond.rollback import Rollback, Step
@@ -50,6 +52,7 @@ from ripcord.store.db import Database, default_url
 from ripcord.store.tables import Action, Deployment, EventRow
 
 log = logging.getLogger(__name__)
+SOP_MODEL = "is not a model in the SOP file"
 
 
 class Ripcord:
@@ -71,10 +74,14 @@ class Ripcord:
         self.detectors = detectors or default_registry()
         self.policy = sop_load.policy(sop)
         self.engine = DetectionEngine(sop, self.detectors)
-        self.registry = LocalRegistry(home / "artifacts")
+        self.registry = build_registry(sop.registry, home / "artifacts", now=self.clock.now)
         self.routes = RoutingTable()
         self.rollback = Rollback(sop, sop_dir, self.registry, self.routes, self.clock.now)
-        self.notifier = Notifier(channels if channels is not None else build_channels(sop.channels))
+        self.notifier = Notifier(
+            channels if channels is not None else build_channels(sop.channels, people=sop.people),
+            on_dead_letter=deadletter.recorder(db, self.clock),
+        )
+        self.templates = MessageTemplates.from_spec(sop.templates, base=sop_dir)
         self.verifications: dict[str, Verification] = {}
         self.flush_every = flush_every
         self._pending: list[EventRow] = []
@@ -216,14 +223,21 @@ class Ripcord:
     def ingest_batch(self, items: Sequence[Mapping[str, Any]]) -> list[Signal]:
         """Raw events (e.g. JSON): the batch is checked whole first, every bad item and
         unknown model named, so a bad batch stores nothing."""
-        events = parse_events(list(items))
-        unknown = [
-            Problem(f"events[{i}].model", e.model, "is not a model in the SOP file")
-            for i, e in enumerate(events)
-            if e.model not in self.sop.models
-        ]
-        if unknown:
-            raise EventError("event batch", unknown)
+        events: list[Event] = []
+        problems: list[Problem] = []
+        for i, item in enumerate(items):
+            try:
+                event = parse_event(item, where=f"events[{i}]")
+            except EventError as exc:
+                problems.extend(exc.problems)
+                event = None
+            model = item.get("model") if isinstance(item, Mapping) else None
+            if isinstance(model, str) and model and model not in self.sop.models:
+                problems.append(Problem(f"events[{i}].model", model, SOP_MODEL))
+            if event is not None:
+                events.append(event)
+        if problems:
+            raise EventError("event batch", problems)
         return self.ingest_many(events)
 
     def flush(self) -> None:

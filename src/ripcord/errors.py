@@ -8,9 +8,14 @@
     ├── TransitionError         a lifecycle move the transition table does not allow
     ├── AuditError              the audit chain does not verify
     ├── ApprovalError           an approval that the policy refuses (e.g. wrong actor)
-    └── RollbackError           a rollback that cannot go on (no candidate passed, ...)
+    ├── RollbackError           a rollback that cannot go on (no candidate passed, ...)
+    ├── RegistryError           a model registry (MLflow) that cannot be reached or refuses
+    ├── PausedError             a call to a model whose endpoint is paused
+    └── AuthError               no valid API token (HTTP 401)
+        └── ForbiddenError      a valid token whose role is too low (HTTP 403)
 
-The CLI (and later the API) maps this tree to exit codes / HTTP codes in one place.
+The CLI maps this tree to exit codes in one place (`cli.EXIT_CODES`), the API to HTTP
+codes in one place (`api.errors.STATUS`).
 """
 
 from __future__ import annotations
@@ -79,6 +84,36 @@ class RollbackError(RipcordError):
     """A rollback that cannot go on."""
 
 
+class RegistryError(RipcordError):
+    """A model registry that cannot be reached or refuses a call (an MLflow outage, ...).
+
+    Names the registry and the operation, so the rollback records it and escalates.
+    """
+
+    def __init__(self, registry: str, operation: str, detail: str) -> None:
+        self.registry = registry
+        self.operation = operation
+        self.detail = detail
+        super().__init__(f"registry {registry}: {operation} failed: {detail}")
+
+
+class PausedError(RipcordError):
+    """A call to a model whose endpoint is paused; carries the message it answers."""
+
+    def __init__(self, model: str, message: str) -> None:
+        self.model = model
+        self.message = message
+        super().__init__(f"model {model!r} is paused: {message}")
+
+
+class AuthError(RipcordError):
+    """A request without a valid API token: missing, unknown or revoked."""
+
+
+class ForbiddenError(AuthError):
+    """A valid token whose role does not allow the request."""
+
+
 _MESSAGES = {
     "greater_than": "is not > {gt}",
     "greater_than_equal": "is not >= {ge}",
@@ -88,6 +123,7 @@ _MESSAGES = {
     "extra_forbidden": "is not a known field",
     "enum": "is not one of {expected}",
     "literal_error": "is not one of {expected}",
+    "value_error": "{error}",  # a validator's own ValueError, worded by its author
 }
 
 

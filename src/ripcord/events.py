@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from ripcord.errors import EventError, Problem, problems_from
 
 FeatureValue = float | int | str | bool | None
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _utc_representable(value: datetime) -> datetime:
+    # Stored in UTC: 0001-01-01T00:00+01:00 is valid ISO 8601 but has no UTC equivalent.
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, AfterValidator(_utc_representable)]
 
 
 class Route(enum.StrEnum):
@@ -22,13 +34,15 @@ class Route(enum.StrEnum):
     FALLBACK = "fallback"  # the circuit breaker is open
     KILLED = "killed"  # the kill switch is engaged: no prediction served
     BLOCKED = "blocked"  # the input broke the contract
+    GUARDED = "guarded"  # a guardrail blocked or replaced the input or the output
+    SHADOW = "shadow"  # a copy to the shadow version: compared, never served
 
 
 class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: Name
-    timestamp: AwareDatetime
+    timestamp: Timestamp
 
 
 class InferenceEvent(_Event):

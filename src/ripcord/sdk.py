@@ -4,9 +4,13 @@
     served = guard({"sku": "A1", "qty": 3})
     served.prediction, served.route, served.request_id
 
-Routing per call: kill switch → nothing served; input breaks the contract → blocked (the
-fallback answers, if there is one); breaker open → fallback; else the serving version. An
-exception from the model counts toward tripping the breaker and the fallback answers.
+Routing per call, from the routing table: a paused endpoint raises PausedError; disabled
+features get their stand-in values; kill switch → nothing served; input breaks the contract
+→ blocked (the fallback answers, if there is one); an input guardrail blocks or rewrites;
+breaker open → fallback; else the serving version, or a canary for its share of request ids;
+an output guardrail blocks or replaces the answer. An exception from the model counts toward
+tripping the breaker and the fallback answers. A shadow version gets a copy of each request;
+its answer is recorded, never served.
 """
 
 from __future__ import annotations
@@ -17,15 +21,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ripcord.errors import PausedError
 from ripcord.events import InferenceEvent, Route
 from ripcord.registry.base import Scored
-from ripcord.respond.breaker import BreakerState
+from ripcord.respond.breaker import BreakerState, RouteState
+from ripcord.sop import guardrails
 from ripcord.sop.contract import violations
 
 if TYPE_CHECKING:
     from ripcord.app import Ripcord
 
 Predict = Callable[[Mapping[str, Any]], Any]
+#: what routing one call decides: route, version, output, error, violations/guardrail notes
+Outcome = tuple[Route, str, Any, str | None, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -69,7 +77,7 @@ class Guard:
         self.fixed = predict
         self.fixed_version = version or "live"
         self.fallback = fallback or self._sop_fallback()
-        self._loaded: dict[str, tuple[str, Predict]] = {}
+        self._loaded: dict[tuple[str, str], Predict] = {}
 
     def _sop_fallback(self) -> Predict | None:
         """The SOP's fallback: a constant rule, or another model's serving version."""
@@ -88,24 +96,27 @@ class Guard:
 
         return serve_other
 
-    def _champion(self) -> tuple[str, Predict] | None:
+    def _champion(self, request_id: str, state: RouteState) -> tuple[str, Predict] | None:
+        """The version that serves this request (the serving one, or a canary) and its
+        predict function."""
         if self.fixed is not None:
             return self.fixed_version, self.fixed
-        return self._serving(self.model)
+        version = state.version_for(request_id)
+        return None if version is None else (version, self._load(self.model, version))
 
     def _serving(self, model: str) -> tuple[str, Predict] | None:
-        """The version the routing table serves for `model`, loaded once per version."""
-        serving = self.app.routes.state(model).serving
-        if serving is None:
-            return None
-        cached = self._loaded.get(model)
-        if cached is None or cached[0] != serving:
+        version = self.app.routes.state(model).serving
+        return None if version is None else (version, self._load(model, version))
+
+    def _load(self, model: str, version: str) -> Predict:
+        """A registered version's predict function, loaded once."""
+        key = (model, version)
+        if key not in self._loaded:
             with self.app.db.session() as session:
-                row = self.app.registry.get(session, model, serving)
+                row = self.app.registry.get(session, model, version)
             predictor = self.app.registry.load(row)
-            cached = (serving, lambda features: predictor.predict([features])[0])
-            self._loaded[model] = cached
-        return cached
+            self._loaded[key] = lambda features: predictor.predict([features])[0]
+        return self._loaded[key]
 
     def __call__(
         self,
@@ -117,24 +128,14 @@ class Guard:
         start = time.perf_counter()
         rid = request_id or uuid.uuid4().hex
         state = self.app.routes.state(self.model)
-        broken = violations(self.spec.contract, features)
-        champion = self._champion()
-        route, version, output, error = (
-            Route.CHAMPION,
-            champion[0] if champion else "none",
-            None,
-            None,
-        )
-        if state.killed:
-            route = Route.KILLED
-        elif broken:
-            route, output = Route.BLOCKED, self._fall_back(features)
-        elif champion is None or not self.app.routes.breaker(self.model).use_champion():
-            route, version, output = Route.FALLBACK, "fallback", self._fall_back(features)
-        else:
-            output, error = self._call(champion[1], features)
-            if error is not None:
-                output = self._fall_back(features)
+        if state.paused is not None:
+            self._record(
+                Served(rid, None, None, Route.KILLED, "paused", 0.0, ("paused",)), features, segment
+            )
+            raise PausedError(self.model, state.paused)
+        if state.disabled_features:  # a feature switched off: its stand-in goes in instead
+            features = {**features, **state.disabled_features}
+        route, version, output, error, notes = self._serve(features, rid, state)
         scored = _scored(output)
         served = Served(
             rid,
@@ -143,11 +144,63 @@ class Guard:
             route,
             version,
             (time.perf_counter() - start) * 1000.0,
-            broken,
+            notes,
             error,
         )
         self._record(served, features, segment)
+        if state.shadow is not None and self.fixed is None:
+            self._shadow(state.shadow, features, rid, segment)
         return served
+
+    def _serve(self, features: Mapping[str, Any], rid: str, state: RouteState) -> Outcome:
+        """Route one call: kill switch, contract, input guardrail, breaker, model, output
+        guardrail — the first that decides wins."""
+        if state.killed:
+            return Route.KILLED, "killed", None, None, ()
+        broken = violations(self.spec.contract, features)
+        if broken:
+            return Route.BLOCKED, "none", self._fall_back(features), None, broken
+        hit = guardrails.check(self.spec.guardrails, "input", features)
+        notes: tuple[str, ...] = () if hit is None else (hit.violation,)
+        if hit is not None and hit.action == "block":
+            return Route.GUARDED, "none", self._fall_back(features), None, notes
+        champion = self._champion(rid, state)
+        if champion is None or not self.app.routes.breaker(self.model).use_champion():
+            return Route.FALLBACK, "fallback", self._fall_back(features), None, notes
+        version, predict = champion
+        output, error = self._call(predict, features)
+        if error is not None:
+            return Route.CHAMPION, version, self._fall_back(features), error, notes
+        hit = guardrails.check(self.spec.guardrails, "output", _scored(output).prediction)
+        if hit is None:
+            return Route.CHAMPION, version, output, None, notes
+        notes += (hit.violation,)
+        if hit.action == "block":
+            return Route.GUARDED, version, self._fall_back(features), None, notes
+        return Route.GUARDED, version, Scored(hit.replacement, None), None, notes
+
+    def _shadow(
+        self, version: str, features: Mapping[str, Any], rid: str, segment: Mapping[str, str] | None
+    ) -> None:
+        """Score a copy on the shadow version; its answer is recorded, never served, and its
+        failure never reaches the caller."""
+        start = time.perf_counter()
+        try:
+            output, error = self._load(self.model, version)(features), None
+        except Exception as exc:  # the shadow failing is data about the shadow
+            output, error = None, f"{type(exc).__name__}: {exc}"
+        scored = _scored(output)
+        served = Served(
+            f"{rid}:shadow",
+            scored.prediction,
+            scored.confidence,
+            Route.SHADOW,
+            version,
+            (time.perf_counter() - start) * 1000.0,
+            (),
+            error,
+        )
+        self._record(served, features, segment)
 
     def _call(self, predict: Predict, features: Mapping[str, Any]) -> tuple[Any, str | None]:
         breaker = self.app.routes.breaker(self.model)

@@ -1,13 +1,20 @@
-"""A real HTTP receiver on loopback for the channel tests, and a message to send."""
+"""Real servers on loopback for the channel tests (an HTTP receiver, SMTP servers with and
+without STARTTLS), and a message to send."""
 
 from __future__ import annotations
 
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email import policy as email_policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -136,3 +143,122 @@ def message() -> Notification:
         ack_by=datetime(2026, 1, 1, 10, 30, tzinfo=UTC),
         details={"detector": "accuracy", "value": 0.81},
     )
+
+
+# -- a real SMTP server on loopback ----------------------------------------------------------
+
+
+@dataclass
+class Mailbox:
+    """What the SMTP server received, and replies to script: `refuse` maps a recipient to
+    the reply for its RCPT; `data_replies` answer the next DATA commands (then 250)."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    received: list[Any] = field(default_factory=list)  # aiosmtpd Envelopes
+    refuse: dict[str, str] = field(default_factory=dict)
+    data_replies: deque[str] = field(default_factory=deque)
+    logins: list[tuple[str, str]] = field(default_factory=list)
+
+    def messages(self) -> list[EmailMessage]:
+        parser = BytesParser(policy=email_policy.default)
+        return [parser.parsebytes(e.original_content) for e in self.received]
+
+
+class _MailHandler:
+    def __init__(self, box: Mailbox) -> None:
+        self.box = box
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address in self.box.refuse:
+            return self.box.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.box.data_replies:
+            return self.box.data_replies.popleft()
+        self.box.received.append(envelope)
+        return "250 OK: queued"
+
+
+def _loopback_controller(box: Mailbox, **smtp_options: Any) -> Any:
+    from aiosmtpd.controller import Controller
+
+    class LoopbackController(Controller):
+        """Binds port 0 and learns the port the OS gave before checking the server is up."""
+
+        def _trigger_server(self) -> None:
+            self.port = self.server.sockets[0].getsockname()[1]
+            super()._trigger_server()
+
+    return LoopbackController(_MailHandler(box), hostname="127.0.0.1", port=0, **smtp_options)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Mailbox]:
+    """A plain SMTP server (no TLS, no login) on 127.0.0.1."""
+    box = Mailbox()
+    controller = _loopback_controller(box)
+    controller.start()
+    box.port = controller.port
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 (made with the openssl command)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", key, "-out", cert],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture
+def tls_smtp_server(tls_files: tuple[str, str]) -> Iterator[Mailbox]:
+    """An SMTP server that requires STARTTLS and a login (ripcord / hunter2)."""
+    from aiosmtpd.smtp import AuthResult
+
+    cert, key = tls_files
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    box = Mailbox()
+
+    def authenticate(
+        server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        login, password = auth_data.login.decode(), auth_data.password.decode()
+        box.logins.append((login, password))
+        return AuthResult(success=(login, password) == ("ripcord", "hunter2"), handled=False)
+
+    controller = _loopback_controller(
+        box,
+        tls_context=server_tls,
+        require_starttls=True,
+        authenticator=authenticate,
+        auth_require_tls=True,
+    )
+    controller.start()
+    box.port = controller.port
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def client_tls(tls_files: tuple[str, str]) -> ssl.SSLContext:
+    """A client context that trusts the test certificate (and verifies the host)."""
+    return ssl.create_default_context(cafile=tls_files[0])

@@ -272,7 +272,7 @@ def test_an_unacknowledged_page_escalates_to_the_backup_once(
     drive.clock.advance(61 * 60)  # SEV-2: one hour to acknowledge
     assert rc.responder.escalate_overdue() == [incident.id]
     assert rc.responder.escalate_overdue() == []  # a new deadline is set
-    assert (channel.messages[-1].recipient, channel.messages[-1].title.startswith("ESCALATED")) == (
+    assert (channel.messages[-1].recipient, "ESCALATED" in channel.messages[-1].title) == (
         "bob",
         True,
     )

@@ -19,6 +19,9 @@ def test_the_spec_default_table() -> None:
     assert policy.classify("latency", 900).incident_type is IncidentType.INFRASTRUCTURE
     assert policy.classify("feature_drift", 0.3).severity is Severity.SEV3
     assert policy.classify("something_new", 1.0).severity is Severity.SEV4
+    for family in ("cusum", "page_hinkley"):
+        assert policy.classify(family, 30.0).severity is Severity.SEV3
+        assert policy.classify(family, 30.0).incident_type is IncidentType.MODEL_QUALITY
 
 
 @pytest.mark.parametrize(
@@ -37,6 +40,7 @@ def test_parse_refuses_unknown() -> None:
 FAMILIES = sorted({r.detector for r in DEFAULT_RULES if r.detector != "*"})
 # The families whose value gets worse as it grows; the others get worse as it shrinks.
 RISING = {"error_rate", "contract", "prediction_drift", "feature_drift", "latency"}
+RISING |= {"cusum", "page_hinkley"}  # their value is a statistic that grows with the shift
 
 
 @given(st.sampled_from(FAMILIES), st.floats(0, 1e4), st.floats(0, 1e4))

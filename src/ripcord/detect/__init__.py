@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from ripcord.detect.accuracy import AccuracyDetector
 from ripcord.detect.base import Detector, DetectorRegistry, Reading, Reference, Signal
+from ripcord.detect.changepoint import (
+    ChangePointDetector,
+    CusumDetector,
+    PageHinkleyDetector,
+)
 from ripcord.detect.confidence import ConfidenceDetector
 from ripcord.detect.contract import ContractDetector
 from ripcord.detect.drift import DriftDetector, FeatureDriftDetector, PredictionDriftDetector
@@ -24,11 +29,13 @@ FAMILIES: tuple[type[Detector], ...] = (
     ContractDetector,
     PredictionDriftDetector,
     FeatureDriftDetector,
+    CusumDetector,
+    PageHinkleyDetector,
 )
 
 
 def default_registry() -> DetectorRegistry:
-    """A new registry holding the seven built-in families."""
+    """A new registry holding the built-in families."""
     registry = DetectorRegistry()
     for family in FAMILIES:
         registry.register(family)
@@ -38,14 +45,17 @@ def default_registry() -> DetectorRegistry:
 __all__ = [
     "FAMILIES",
     "AccuracyDetector",
+    "ChangePointDetector",
     "ConfidenceDetector",
     "ContractDetector",
+    "CusumDetector",
     "Detector",
     "DetectorRegistry",
     "DriftDetector",
     "ErrorRateDetector",
     "FeatureDriftDetector",
     "LatencyDetector",
+    "PageHinkleyDetector",
     "PredictionDriftDetector",
     "Reading",
     "Reference",

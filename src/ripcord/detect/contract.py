@@ -55,7 +55,9 @@ class ContractDetector(WindowedDetector[Entry]):
         return DEFAULT_THRESHOLD if spec.threshold is None else spec.threshold
 
     def _take(self, event: InferenceEvent) -> Entry:
-        return (bool(event.violations) or event.route is Route.BLOCKED, event.violations)
+        # Guardrail hits are the guardrails' business (they acted already), not the contract's.
+        broken = tuple(v for v in event.violations if not v.startswith("guardrail:"))
+        return (bool(broken) or event.route is Route.BLOCKED, broken)
 
     def _read(self, values: Sequence[Entry]) -> Reading:
         broken = sum(1 for bad, _ in values if bad)

@@ -25,11 +25,14 @@ from typing import Any, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
+from scipy.special import rel_entr
 from scipy.stats import distributions
 
 EPSILON = 1e-4
 FloatArray = npt.NDArray[np.float64]
 UNSEEN = "(unseen)"
+#: chi-square's approximation wants expected counts of at least 5 (Cochran).
+MIN_EXPECTED = 5.0
 MISSING = "(missing)"
 
 
@@ -67,6 +70,12 @@ def psi(reference: FloatArray, window: FloatArray) -> float:
     return float(np.sum((window - reference) * np.log(window / reference)))
 
 
+def quantile_edges(sorted_values: FloatArray, bins: int) -> FloatArray:
+    """Inner PSI bin edges: the 1/bins, ..., (bins-1)/bins quantiles, duplicates merged. With
+    `searchsorted(edges, x, side="right")` a value equal to an edge falls in the upper bin."""
+    return np.unique(np.quantile(sorted_values, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
+
+
 def ks_statistic(reference_sorted: FloatArray, window: FloatArray) -> float:
     """Two-sample KS statistic D: the largest gap between the two empirical CDFs, evaluated
     at every observed value (as scipy.stats.ks_2samp does, ties included)."""
@@ -82,6 +91,106 @@ def ks_pvalue(statistic: float, n_reference: int, n_window: int) -> float:
     the exact method costs O(n*m) and a detector checks often."""
     effective = n_reference * n_window / (n_reference + n_window)
     return float(np.clip(distributions.kstwo.sf(statistic, round(effective)), 0.0, 1.0))
+
+
+def distinct_cdf(sorted_values: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The distinct values of a sorted sample and its right-continuous ECDF at them."""
+    if sorted_values.size == 0:
+        return sorted_values, sorted_values
+    last_of_tie = np.append(sorted_values[1:] != sorted_values[:-1], True)
+    return sorted_values[last_of_tie], (np.flatnonzero(last_of_tie) + 1) / sorted_values.size
+
+
+def ks_sorted(values: FloatArray, cdf: FloatArray, other_sorted: FloatArray) -> float:
+    """The KS statistic D of ks_2samp, from one sample summarised as its distinct values
+    and ECDF at them (`distinct_cdf`), and the other sample sorted.
+
+    Between two distinct values of the first sample its ECDF is flat, so the largest gap
+    in that stretch is at one of its ends: at the value itself, or just below the next one
+    (the last value of the other sample before it). So one binary search of the first
+    sample's distinct values into the other replaces ks_2samp's two over all n + m values;
+    summarise whichever sample has fewer distinct values. Each gap is a
+    count / size difference as in scipy, so D equals scipy's to the last bit or so (the same
+    gap can be reached at two points, rounded apart by one ulp)."""
+    m = other_sorted.size
+    below = np.searchsorted(other_sorted, values, side="left")
+    at = below.copy()
+    # Only values the other sample also holds need the second search (ties across samples).
+    shared = other_sorted[np.minimum(below, m - 1)] == values
+    at[shared] = np.searchsorted(other_sorted, values[shared], side="right")
+    cdf_below = np.concatenate(([0.0], cdf[:-1]))
+    return float(max(np.max(np.abs(cdf - at / m)), np.max(np.abs(cdf_below - below / m))))
+
+
+def wasserstein_sorted(reference_sorted: FloatArray, current_sorted: FloatArray) -> float:
+    """First Wasserstein distance of two sorted samples, the integral of |F_ref - F_cur| over
+    their merged values (as scipy.stats.wasserstein_distance). The merge is one searchsorted
+    of the reference into the current sample; within ties the gap between points is zero, so
+    the order inside a tie does not matter."""
+    n, m = reference_sorted.size, current_sorted.size
+    at = np.arange(n) + np.searchsorted(current_sorted, reference_sorted, side="left")
+    from_reference = np.zeros(n + m, dtype=bool)
+    from_reference[at] = True
+    merged = np.empty(n + m, dtype=np.float64)
+    merged[at] = reference_sorted
+    merged[~from_reference] = current_sorted
+    count_ref = np.cumsum(from_reference[:-1])
+    count_cur = np.arange(1, n + m) - count_ref
+    return float(np.dot(np.abs(count_ref / n - count_cur / m), np.diff(merged)))
+
+
+def chi2_two_sample(reference: FloatArray, current: FloatArray) -> tuple[float, float, int]:
+    """Pearson chi-square of the 2 x k contingency table (reference counts, current counts):
+    a two-sample test, because the reference proportions are estimates too, not a goodness
+    of fit against them as if exact. Categories empty in both rows are dropped; with one
+    degree of freedom Yates' continuity correction applies. Equals
+    scipy.stats.chi2_contingency (statistic, p-value, dof) on the same table."""
+    table = np.vstack([reference, current]).astype(np.float64)
+    table = table[:, table.sum(axis=0) > 0]
+    dof = table.shape[1] - 1
+    if dof < 1 or table.sum(axis=1).min() == 0:
+        return 0.0, 1.0, max(dof, 0)
+    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+    if dof == 1:
+        gap = expected - table
+        table = table + np.sign(gap) * np.minimum(0.5, np.abs(gap))
+    statistic = float(((table - expected) ** 2 / expected).sum())
+    return statistic, float(distributions.chi2.sf(statistic, dof)), dof
+
+
+def pool_sparse(
+    reference: npt.NDArray[np.float64], current: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Merge the categories whose smaller expected count (in the reference or the current
+    row) is under MIN_EXPECTED into one, when there are at least two of them."""
+    total = reference + current
+    expected = total * min(reference.sum(), current.sum()) / total.sum()
+    sparse = expected < MIN_EXPECTED
+    if sparse.sum() < 2:
+        return reference, current
+    pooled = (np.append(row[~sparse], row[sparse].sum()) for row in (reference, current))
+    return next(pooled), next(pooled)
+
+
+def cramers_v_balanced(reference: FloatArray, current: FloatArray) -> float:
+    """Cramer's V of the two-row table re-weighted to equal row totals:
+    sqrt(sum((p - q)^2 / (p + q)) / 2) over category shares p, q. In [0, 1]; equal to the
+    usual V when both samples have the same size, and unlike it, not shrunk when the current
+    table is ten times the reference."""
+    p = reference / reference.sum()
+    q = current / current.sum()
+    both = (p + q) > 0
+    return float(np.sqrt(0.5 * np.sum((p[both] - q[both]) ** 2 / (p[both] + q[both]))))
+
+
+def jensen_shannon(reference: FloatArray, current: FloatArray, base: float = 2.0) -> float:
+    """Jensen-Shannon distance of two count (or share) vectors, in log `base` (2: in [0, 1]),
+    as scipy.spatial.distance.jensenshannon."""
+    p = reference / reference.sum()
+    q = current / current.sum()
+    mid = (p + q) / 2.0
+    divergence = float(np.sum(rel_entr(p, mid)) + np.sum(rel_entr(q, mid))) / math.log(base)
+    return math.sqrt(max(divergence, 0.0) / 2.0)
 
 
 @dataclass(frozen=True)
@@ -122,7 +231,7 @@ class NumericProfile:
     def __init__(self, values: Sequence[object], bins: int) -> None:
         present, missing = split_numeric(values)
         self.sorted = np.sort(present)
-        self.edges = np.unique(np.quantile(self.sorted, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
+        self.edges = quantile_edges(self.sorted, bins)
         self.shares = smoothed_shares(self.counts(self.sorted, missing))
         self.mean = float(self.sorted.mean())
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ripcord.detect.base import Signal
-from ripcord.errors import NotFoundError
+from ripcord.errors import InputError, NotFoundError, Problem, TransitionError
 from ripcord.incidents import lifecycle
 from ripcord.incidents.lifecycle import Status
 from ripcord.sop.severity import Classification, Severity
@@ -230,3 +230,82 @@ def _add_signal(session: Session, incident: Incident, signal: Signal, cls: Class
         message=f"{cls.severity.label} {cls.incident_type.value}: {signal.summary}",
         data={"detector": signal.detector, "value": r.value, "threshold": r.threshold},
     )
+
+
+# -- what people do by hand (API, CLI) ------------------------------------------------------
+def comment(
+    session: Session, incident: Incident, message: str, *, at: datetime, actor: str
+) -> TimelineEntry:
+    """A free-text note on the timeline, audited like every other write."""
+    entry = note(session, incident, at=at, kind="comment", actor=actor, message=message)
+    audit.append(
+        session,
+        at=at,
+        actor=actor,
+        action="incident.comment",
+        subject=f"incident:{incident.id}",
+        reason=message,
+    )
+    return entry
+
+
+def assign(session: Session, incident: Incident, owner: str, *, at: datetime, actor: str) -> None:
+    """Hand the incident to a team (by its SOP name) or a person; pages follow the owner."""
+    if owner == incident.owner:
+        return
+    before = {**snapshot(incident), "owner": incident.owner}
+    incident.owner = owner
+    note(
+        session,
+        incident,
+        at=at,
+        kind="assign",
+        actor=actor,
+        message=f"assigned to {owner} (was {before['owner']})",
+    )
+    audit.append(
+        session,
+        at=at,
+        actor=actor,
+        action="incident.assign",
+        subject=f"incident:{incident.id}",
+        before=before,
+        after={**snapshot(incident), "owner": owner},
+    )
+
+
+def change_severity(
+    session: Session,
+    incident: Incident,
+    severity: Severity,
+    *,
+    at: datetime,
+    actor: str,
+    reason: str = "",
+) -> bool:
+    """Set the severity by hand; True when it went up. A rise takes effect at once; a
+    lowering needs a reason, because it slows the response (later ack, less containment)."""
+    current = Severity(incident.severity)
+    if Status(incident.status) is Status.REVIEWED:
+        raise TransitionError(f"incident {incident.id}: status reviewed; severity is final")
+    if severity == current:
+        return False
+    if severity < current and not reason.strip():
+        message = f"is required to lower {current.label} to {severity.label}"
+        raise InputError("severity change", [Problem("reason", reason, message)])
+    before = snapshot(incident)
+    incident.severity = int(severity)
+    verb = "raised" if severity > current else "lowered"
+    text = f"severity {verb} {current.label} → {severity.label}" + (f": {reason}" if reason else "")
+    note(session, incident, at=at, kind="severity", actor=actor, message=text)
+    audit.append(
+        session,
+        at=at,
+        actor=actor,
+        action="incident.severity",
+        subject=f"incident:{incident.id}",
+        reason=reason,
+        before=before,
+        after=snapshot(incident),
+    )
+    return severity > current

@@ -10,22 +10,34 @@ from ripcord.notify.base import (
     MessageKind,
     Notification,
 )
+from ripcord.notify.build import build_channels
 from ripcord.notify.console import ConsoleChannel
 from ripcord.notify.fake import RecordingChannel
-from ripcord.notify.notifier import Delivery, Notifier, build_channels
+from ripcord.notify.messages import IncidentFacts, MessageTemplates, render
+from ripcord.notify.notifier import DeadLetterHook, Delivery, Notifier
+from ripcord.notify.pagerduty import PagerDutyChannel
+from ripcord.notify.slack import SlackChannel
+from ripcord.notify.smtp import EmailChannel
 from ripcord.notify.webhook import WebhookChannel, sign
 
 __all__ = [
     "Channel",
     "ConsoleChannel",
     "CountingChannel",
+    "DeadLetterHook",
     "Delivery",
     "DeliveryError",
+    "EmailChannel",
+    "IncidentFacts",
     "MessageKind",
+    "MessageTemplates",
     "Notification",
     "Notifier",
+    "PagerDutyChannel",
     "RecordingChannel",
+    "SlackChannel",
     "WebhookChannel",
     "build_channels",
+    "render",
     "sign",
 ]

@@ -14,6 +14,7 @@ from ripcord.errors import RipcordError
 class MessageKind(enum.StrEnum):
     PAGE = "page"  # a new incident: someone must act
     UPDATE = "update"  # status moved on (contained, rolled back, ...)
+    ACK = "ack"  # a person acknowledged the page: stop paging (PagerDuty `acknowledge`)
     RESOLVED = "resolved"
 
 

@@ -2,29 +2,29 @@
 
 It never raises on a channel's failure. The response (containment, rollback) must go on
 when Slack is down, and the incident keeps the Delivery records, so that a page that did
-not go out is visible and can be escalated rather than silently lost.
+not go out is visible and can be escalated rather than silently lost. Every message that
+was not delivered (a channel gave up, or the channel is unknown) also goes to the optional
+`on_dead_letter` hook (see `deadletter.py`), to be listed and replayed later.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-
-import httpx
-from pydantic import SecretStr
-from rich.console import Console
+from types import MappingProxyType
 
 from ripcord.notify.base import Channel, CountingChannel, DeliveryError, Notification
-from ripcord.notify.console import ConsoleChannel
-from ripcord.notify.webhook import WebhookChannel
-from ripcord.sop.schema import ChannelSpec
 
 logger = logging.getLogger(__name__)
 
 MAX_PARALLEL = 8
+
+# on_dead_letter(message, channel name, error, attempts): called once per failed delivery,
+# from the thread that ran it, after the channel's last try.
+DeadLetterHook = Callable[[Notification, str, str, int], None]
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,17 @@ class Delivery:
 
 
 class Notifier:
-    """Sends messages to channels by name; channels are built once and passed in."""
+    """Sends messages to channels by name; channels are built once and passed in.
 
-    def __init__(self, channels: Mapping[str, Channel]) -> None:
+    `on_dead_letter` receives every message a channel failed to deliver (an exception in
+    the hook is logged, never raised: it must not stop the other channels either).
+    """
+
+    def __init__(
+        self, channels: Mapping[str, Channel], *, on_dead_letter: DeadLetterHook | None = None
+    ) -> None:
         self._channels = dict(channels)
+        self.on_dead_letter = on_dead_letter
 
     def __repr__(self) -> str:
         return f"Notifier(channels={sorted(self._channels)})"
@@ -51,6 +58,11 @@ class Notifier:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(self._channels)
+
+    @property
+    def channels(self) -> Mapping[str, Channel]:
+        """The channels by name (read-only): what a dead-letter replay sends through."""
+        return MappingProxyType(self._channels)
 
     def send(self, message: Notification, channel_names: Iterable[str]) -> list[Delivery]:
         """Send `message` to each named channel (once each, in parallel, so that a webhook
@@ -80,7 +92,7 @@ class Notifier:
             return self._record(Delivery(name, False, 0, error, 0.0), message)
         start = time.perf_counter()
         try:
-            attempts = _send(channel, message)
+            attempts = deliver(channel, message)
         except DeliveryError as exc:
             delivery = Delivery(name, False, exc.attempts, exc.last_error, _ms(start))
         except Exception as exc:  # a buggy channel must not stop the others
@@ -90,8 +102,7 @@ class Notifier:
             delivery = Delivery(name, True, attempts, None, _ms(start))
         return self._record(delivery, message)
 
-    @staticmethod
-    def _record(delivery: Delivery, message: Notification) -> Delivery:
+    def _record(self, delivery: Delivery, message: Notification) -> Delivery:
         extra = {
             "channel": delivery.channel,
             "incident_id": message.incident_id,
@@ -107,10 +118,26 @@ class Notifier:
             logger.warning(
                 "notification to %s failed: %s", delivery.channel, delivery.error, extra=extra
             )
+            self._dead_letter(delivery, message)
         return delivery
 
+    def _dead_letter(self, delivery: Delivery, message: Notification) -> None:
+        if self.on_dead_letter is None:
+            return
+        try:
+            self.on_dead_letter(
+                message, delivery.channel, delivery.error or "failed", delivery.attempts
+            )
+        except Exception:  # the hook's own failure (say, its database) is only logged
+            logger.exception(
+                "dead-letter hook failed for %s",
+                delivery.channel,
+                extra={"channel": delivery.channel, "incident_id": message.incident_id},
+            )
 
-def _send(channel: Channel, message: Notification) -> int:
+
+def deliver(channel: Channel, message: Notification) -> int:
+    """Send through one channel; the attempts it took (raises as the channel does)."""
     if isinstance(channel, CountingChannel):
         return channel.deliver(message)
     channel.send(message)
@@ -119,44 +146,3 @@ def _send(channel: Channel, message: Notification) -> int:
 
 def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000.0, 3)
-
-
-def build_channels(
-    specs: Mapping[str, ChannelSpec],
-    *,
-    secrets: Mapping[str, SecretStr] | None = None,
-    console: Console | None = None,
-    transport: httpx.BaseTransport | None = None,
-) -> dict[str, Channel]:
-    """Build the SOP file's channels. Webhook secrets come from `secrets`, keyed by channel
-    name, because the SOP file is checked into git and must not hold them."""
-    secrets = dict(secrets or {})
-    for name in secrets:
-        spec = specs.get(name)
-        if spec is None or spec.type != "webhook":
-            raise ValueError(f"secrets.{name}: there is no webhook channel named {name!r}")
-    channels: dict[str, Channel] = {}
-    for name, spec in specs.items():
-        channels[name] = _build(name, spec, secrets.get(name), console, transport)
-    return channels
-
-
-def _build(
-    name: str,
-    spec: ChannelSpec,
-    secret: SecretStr | None,
-    console: Console | None,
-    transport: httpx.BaseTransport | None,
-) -> Channel:
-    if spec.type == "console":
-        return ConsoleChannel(name, console)
-    if spec.url is None:  # the schema refuses this; kept for a spec built without it
-        raise ValueError(f"channels.{name}.url: a webhook channel needs a url")
-    return WebhookChannel(
-        name,
-        spec.url,
-        retries=spec.retries,
-        timeout_s=spec.timeout_s,
-        secret=secret,
-        transport=transport,
-    )

@@ -148,6 +148,16 @@ class LocalRegistry:
             after={"health": health},
         )
 
+    def sync(self, session: Session, model: str) -> list[ModelVersion]:
+        """Mirror versions from an outside registry; the built-in store is its own source."""
+        return []
+
+    def record_validation(
+        self, session: Session, row: ModelVersion, result: Mapping[str, Any]
+    ) -> None:
+        """A golden-set result for `row`; kept on the row itself (`row.validation`), so
+        there is nothing more to write here. An outside registry also records it there."""
+
     def candidates(self, session: Session, model: str, *, exclude: set[str]) -> list[ModelVersion]:
         """Last-known-good candidates, newest first: healthy versions not implicated now."""
         return [

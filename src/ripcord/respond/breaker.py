@@ -8,8 +8,10 @@ through to the serving version while it is verified; the rest stays on the fallb
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 
 class BreakerState(enum.StrEnum):
@@ -27,9 +29,32 @@ class RouteState:
     breaker: BreakerState = BreakerState.CLOSED
     killed: bool = False
     revision: int = 0
+    paused: str | None = None  # a paused endpoint answers this message and nothing else
+    canary: dict[str, float] = field(default_factory=dict)  # version -> share of traffic
+    shadow: str | None = None  # receives a copy of each request; its answer is never served
+    disabled_features: dict[str, Any] = field(default_factory=dict)  # name -> stand-in value
 
     def as_dict(self) -> dict[str, object]:
-        return {"serving": self.serving, "breaker": self.breaker.value, "killed": self.killed}
+        return {
+            "serving": self.serving,
+            "breaker": self.breaker.value,
+            "killed": self.killed,
+            "paused": self.paused,
+            "canary": dict(self.canary),
+            "shadow": self.shadow,
+            "disabled_features": dict(self.disabled_features),
+        }
+
+    def version_for(self, request_id: str) -> str | None:
+        """The version that serves this request: a canary for its share of request ids
+        (sticky: the same id always lands on the same version), else the serving one."""
+        if self.canary:
+            point = int(hashlib.blake2b(request_id.encode(), digest_size=8).hexdigest(), 16) / 2**64
+            for version, share in sorted(self.canary.items()):
+                if point < share:
+                    return version
+                point -= share
+        return self.serving
 
 
 class CircuitBreaker:

@@ -20,6 +20,8 @@ from ripcord.errors import NotFoundError
 from ripcord.incidents import lifecycle, service
 from ripcord.incidents.lifecycle import Status
 from ripcord.notify.base import MessageKind, Notification
+from ripcord.notify.messages import IncidentFacts, render
+from ripcord.registry.local import Health
 from ripcord.respond.breaker import BreakerState
 from ripcord.respond.rollback import Step
 from ripcord.sop.schema import ResponseSpec
@@ -78,8 +80,8 @@ class Responder:
             self._reload_routes()
             raise
         if triage.created or triage.raised:
-            self.page(incident, MessageKind.PAGE, f"{cls.severity.label} {incident.title}")
-        if response.rollback != "none":
+            self.page(incident, MessageKind.PAGE, incident.title.removeprefix(f"{incident.model} "))
+        if response.rollback != "none" and Status(incident.status) is not Status.RESOLVED:
             self.run_rollback(incident, approval=response.rollback == "approval")
         return incident
 
@@ -188,8 +190,12 @@ class Responder:
             self.app.rollback.verified(session, action, ok=False, detail=signal.summary)
 
     def _contain(self, session: Session, incident: Incident, signal: Signal) -> None:
+        """Stop the damage now: pull a failing canary, or send all traffic to the fallback."""
         app, at = self.app, self.app.clock.now()
         state = app.routes.state(incident.model)
+        if signal.version in state.canary:
+            self._pull_canary(session, incident, signal)
+            return
         if state.breaker is not BreakerState.OPEN:
             app.routes.apply(
                 session,
@@ -208,6 +214,47 @@ class Responder:
                 actor="ripcord",
                 reason="circuit breaker open: traffic on the fallback",
             )
+
+    def _pull_canary(self, session: Session, incident: Incident, signal: Signal) -> None:
+        """A canary failed on its own share of traffic: take its share away and mark it;
+        the serving version was never affected, so there is nothing to roll back."""
+        app, at, version = self.app, self.app.clock.now(), signal.version
+        state = app.routes.state(incident.model)
+        rest = {v: share for v, share in state.canary.items() if v != version}
+        app.routes.apply(
+            session,
+            incident.model,
+            at=at,
+            actor="ripcord",
+            canary=rest,
+            reason=f"incident {incident.id}: canary {version} failed: {signal.summary}",
+        )
+        row = app.registry.find(session, incident.model, version)
+        if row is not None:
+            app.registry.mark(
+                session,
+                row,
+                Health.BAD,
+                at=at,
+                actor="ripcord",
+                reason=f"canary failed in incident {incident.id}",
+            )
+        service.transition(
+            session,
+            incident,
+            Status.CONTAINED,
+            at=at,
+            actor="ripcord",
+            reason=f"canary {version} pulled: its traffic is back on {state.serving}",
+        )
+        service.transition(
+            session,
+            incident,
+            Status.RESOLVED,
+            at=at,
+            actor="ripcord",
+            reason=f"only the canary was affected; {state.serving} kept serving",
+        )
 
     def conclude_rollback(self, action_id: int, *, ok: bool, detail: str) -> None:
         """The rollback's verification window closed: resolve, or try the next candidate."""
@@ -281,7 +328,12 @@ class Responder:
                 )
         for incident in overdue:
             person = self._escalation_target(incident)
-            self.page(incident, MessageKind.PAGE, f"ESCALATED {incident.title}", to=(person,))
+            self.page(
+                incident,
+                MessageKind.PAGE,
+                f"ESCALATED, not acknowledged: {incident.title.removeprefix(incident.model + ' ')}",
+                to=(person,),
+            )
         return [i.id for i in overdue]
 
     def _escalation_target(self, incident: Incident) -> str:
@@ -297,7 +349,7 @@ class Responder:
         team = app.sop.teams.get(team_name)
         recipients = list(to) if to else [team.primary if team else team_name]
         channels = list(team.channels) if team else list(app.sop.channels)
-        body = self.business_update(incident)
+        title, body = render(kind, self.facts(incident, title, kind), app.templates)
         for person in recipients:
             message = Notification(
                 kind=kind,
@@ -329,8 +381,9 @@ class Responder:
             for d in deliveries:
                 app.observe(app.on_delivery, d)
 
-    def business_update(self, incident: Incident) -> str:
-        """Status in business terms: requests affected, what serves them, next update."""
+    def facts(self, incident: Incident, headline: str, kind: MessageKind) -> IncidentFacts:
+        """The incident in business terms, from the record: requests affected since the
+        fault began, what answers now, status, and when the next update is due."""
         app = self.app
         app.flush()
         with app.db.session() as session:
@@ -345,16 +398,42 @@ class Responder:
                 )
                 or 0
             )
+            users = (
+                session.scalar(
+                    select(func.count(func.distinct(EventRow.request_id))).where(
+                        EventRow.model == incident.model,
+                        EventRow.kind == "feedback",
+                        EventRow.at >= incident.started_at,
+                    )
+                )
+                or None
+            )
             current = session.get(Incident, incident.id) or incident
         state = app.routes.state(incident.model)
         serving = (
             "the fallback" if state.breaker is BreakerState.OPEN else f"version {state.serving}"
         )
-        next_update = _next_update(app.clock.now(), Severity(incident.severity))
-        return (
-            f"{affected} requests served by {incident.version} since "
-            f"{incident.started_at:%H:%M:%S} UTC. Decisions now come from {serving}. "
-            f"Status: {current.status}. Next update by {next_update:%H:%M} UTC."
+        now = app.clock.now()
+        return IncidentFacts(
+            incident_id=incident.id,
+            model=incident.model,
+            severity=Severity(incident.severity).label,
+            status=current.status,
+            headline=headline,
+            started_at=incident.started_at,
+            at=now,
+            requests_affected=affected,
+            users_affected=users,
+            decisions=app.sop.models[incident.model].decisions,
+            serving=serving,
+            segment=incident.segment,
+            owner=incident.owner or "",
+            version=incident.version,
+            ack_by=current.ack_by if current.acknowledged_at is None else None,
+            next_update=None
+            if kind is MessageKind.RESOLVED
+            else _next_update(now, Severity(incident.severity)),
+            resolution=headline if kind is MessageKind.RESOLVED else "",
         )
 
 

@@ -1,6 +1,7 @@
 """The rollback procedure, persisted step by step in an `actions` row.
 
     validating ──(candidate passes the golden set)──> awaiting_approval ──(approve)──┐
+        │                                             └──(reject)──> rejected         │
         │  └──(policy: auto)──────────────────────────────────────────────────────> promoting
         └──(no candidate passes)──> escalated                                         │
     verifying <───────────────────────────────────────────────────────────────────────┘
@@ -42,10 +43,11 @@ class Step(enum.StrEnum):
     VERIFYING = "verifying"
     DONE = "done"
     ESCALATED = "escalated"
+    REJECTED = "rejected"  # an approver said no: the traffic stays where containment put it
 
     @property
     def final(self) -> bool:
-        return self in (Step.DONE, Step.ESCALATED)
+        return self in (Step.DONE, Step.ESCALATED, Step.REJECTED)
 
 
 class Rollback:
@@ -69,7 +71,7 @@ class Rollback:
         if existing is not None:
             return existing
         model = incident.model
-        bad = self.routes.state(model).serving or incident.version
+        bad = incident.version or self.routes.state(model).serving
         at = self.now()
         action = Action(
             incident_id=incident.id,
@@ -101,6 +103,26 @@ class Rollback:
                 return step
 
     def approve(self, session: Session, action: Action, *, actor: str) -> None:
+        self._check_decider(action, actor)
+        if actor == action.proposed_by:
+            raise ApprovalError(f"approver: {actor!r} proposed this rollback and cannot approve it")
+        action.approved_by = actor
+        self._set(
+            session, action, Step.PROMOTING, actor, f"rollback to {action.data['target']} approved"
+        )
+
+    def reject(self, session: Session, action: Action, *, actor: str, reason: str) -> None:
+        """An approver refuses the rollback; the incident stays contained for a human."""
+        self._check_decider(action, actor)
+        self._set(
+            session,
+            action,
+            Step.REJECTED,
+            actor,
+            f"rollback to {action.data['target']} rejected: {reason}",
+        )
+
+    def _check_decider(self, action: Action, actor: str) -> None:
         if Step(action.status) is not Step.AWAITING_APPROVAL:
             raise ApprovalError(
                 f"action {action.id}: status {action.status} is not awaiting_approval"
@@ -108,12 +130,6 @@ class Rollback:
         approvers = self.sop.rollback.approvers
         if approvers and actor not in approvers:
             raise ApprovalError(f"approver: {actor!r} is not one of {', '.join(approvers)}")
-        if actor == action.proposed_by:
-            raise ApprovalError(f"approver: {actor!r} proposed this rollback and cannot approve it")
-        action.approved_by = actor
-        self._set(
-            session, action, Step.PROMOTING, actor, f"rollback to {action.data['target']} approved"
-        )
 
     def verified(self, session: Session, action: Action, *, ok: bool, detail: str) -> None:
         """The verification window closed: resolve, or go back to the next candidate."""
@@ -180,6 +196,7 @@ class Rollback:
             result = validate(predictor, golden, spec.slas, version=candidate.version)
         self._record_validation(session, incident, action, candidate.version, result)
         candidate.validation = result.as_dict()
+        self.registry.record_validation(session, candidate, candidate.validation)
         if not result.passed:
             return  # the loop in `advance` tries the next candidate
         action.data = {**action.data, "target": candidate.version}

@@ -6,6 +6,7 @@ so routing is never in an unknown state."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,8 +14,6 @@ from sqlalchemy.orm import Session
 from ripcord.respond.breaker import BreakerState, CircuitBreaker, RouteState
 from ripcord.store import audit
 from ripcord.store.tables import Routing
-
-_UNSET = object()
 
 
 class RoutingTable:
@@ -26,9 +25,7 @@ class RoutingTable:
     def load(self, session: Session) -> None:
         """(Re)read every row: memory follows the database."""
         for row in session.scalars(select(Routing)):
-            self._breaker(row.model).state = RouteState(
-                row.model, row.serving, BreakerState(row.breaker), row.killed, row.revision
-            )
+            self._breaker(row.model).state = _state(row)
 
     def _breaker(self, model: str) -> CircuitBreaker:
         if model not in self.breakers:
@@ -53,11 +50,9 @@ class RoutingTable:
         at: datetime,
         actor: str,
         reason: str,
-        serving: str | object | None = _UNSET,
-        breaker: BreakerState | None = None,
-        killed: bool | None = None,
+        **changes: Unpack[RouteChanges],
     ) -> RouteState:
-        """Change a model's routing: row, audit and memory together."""
+        """Change a model's routing: row, audit (before and after) and memory together."""
         row = session.get(Routing, model)
         if row is None:
             row = Routing(
@@ -71,16 +66,13 @@ class RoutingTable:
             session.add(row)
         cb = self._breaker(model)
         before = cb.state.as_dict()
-        if serving is not _UNSET:
-            row.serving = serving  # type: ignore[assignment]
-        if breaker is not None:
-            row.breaker = breaker.value
-        if killed is not None:
-            row.killed = killed
+        for key, value in changes.items():
+            setattr(row, key, value.value if isinstance(value, BreakerState) else value)
         row.revision, row.updated_at = (row.revision or 0) + 1, at
-        state = RouteState(model, row.serving, BreakerState(row.breaker), row.killed, row.revision)
+        state = _state(row)
         cb.state = state
-        cb.set(state.breaker)
+        if "breaker" in changes:
+            cb.set(state.breaker)
         audit.append(
             session,
             at=at,
@@ -92,3 +84,27 @@ class RoutingTable:
             after=state.as_dict(),
         )
         return state
+
+
+class RouteChanges(TypedDict, total=False):
+    serving: str | None
+    breaker: BreakerState
+    killed: bool
+    paused: str | None
+    canary: dict[str, float]
+    shadow: str | None
+    disabled_features: dict[str, Any]
+
+
+def _state(row: Routing) -> RouteState:
+    return RouteState(
+        row.model,
+        row.serving,
+        BreakerState(row.breaker),
+        row.killed,
+        row.revision or 0,
+        paused=row.paused,
+        canary=dict(row.canary or {}),
+        shadow=row.shadow,
+        disabled_features=dict(row.disabled_features or {}),
+    )

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from ripcord.detect.base import DetectorRegistry, Reference
 from ripcord.errors import Problem, SopError, problems_from
+from ripcord.notify.build import sop_problems as notify_problems
 from ripcord.sop.schema import ModelSop, Sop
 from ripcord.sop.severity import Severity, SeverityPolicy
 
@@ -79,6 +80,7 @@ def cross_check(sop: Sop, detectors: DetectorRegistry, *, base: Path) -> list[Pr
             )
     for name, model in sop.models.items():
         problems += _check_model(f"models.{name}", model, sop, detectors, base)
+    problems += notify_problems(sop, base)
     return problems
 
 

@@ -6,10 +6,12 @@ problems that name the path and value (`models.pricing.slas.p95_latency_ms: -5 i
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
+from ripcord.sop.guardrails import GuardrailSpec
 from ripcord.sop.severity import IncidentType, Severity, SeverityRule
 
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")]
@@ -93,12 +95,14 @@ class GoldenSet(_Strict):
 class ModelSop(_Strict):
     owner: Name
     description: str = ""
+    decisions: str = ""  # what the model decides, in business terms ("loan approvals")
     slas: Slas = Slas()
     contract: InputContract = InputContract()
     fallback: Fallback | None = None
     golden_set: GoldenSet | None = None
     reference_size: PositiveInt = 500
     detectors: tuple[DetectorSpec, ...] = ()
+    guardrails: tuple[GuardrailSpec, ...] = ()
 
     @model_validator(mode="after")
     def _unique_detectors(self) -> ModelSop:
@@ -167,23 +171,119 @@ class Escalation(_Strict):
     ack_minutes: dict[str, PositiveInt] = Field(default_factory=_default_ack)
 
 
+EnvName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+EmailAddress = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
+
+# Per channel type: the fields it needs, and the fields it may have besides `type`. A field
+# that another type uses is refused by name rather than silently ignored.
+_NETWORK = ("retries", "timeout_s")
+CHANNEL_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "console": ((), ()),
+    "webhook": (("url",), ("url", "secret_env", *_NETWORK)),
+    "slack": (("url_env",), ("url_env", *_NETWORK)),
+    "pagerduty": (("routing_key_env",), ("routing_key_env", "url", "source", *_NETWORK)),
+    "email": (
+        ("host", "sender"),
+        ("host", "port", "sender", "to", "starttls", "username", "password_env", *_NETWORK),
+    ),
+}
+
+
 class ChannelSpec(_Strict):
-    type: Literal["console", "webhook"]
+    """One notification channel. Secrets are never written here: `*_env` fields name the
+    environment variable that holds them, read when the channels are built.
+
+    - webhook: `url`, optional `secret_env` (HMAC signing secret)
+    - slack: `url_env` (the incoming webhook url is itself the credential)
+    - pagerduty: `routing_key_env`, optional `url` (defaults to the Events API v2
+      endpoint) and `source` (defaults to the model's name)
+    - email: `host`, `sender`, optional `port`, `to` (addresses that get every message),
+      `starttls`, `username` with `password_env`; people's addresses come from `people`
+    """
+
+    type: Literal["console", "webhook", "slack", "pagerduty", "email"]
     url: str | None = None
+    url_env: EnvName | None = None
+    secret_env: EnvName | None = None
+    routing_key_env: EnvName | None = None
+    source: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    host: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] = 25
+    sender: EmailAddress | None = None
+    to: tuple[EmailAddress, ...] = ()
+    starttls: bool = False
+    username: Annotated[str, Field(min_length=1)] | None = None
+    password_env: EnvName | None = None
     retries: Annotated[int, Field(ge=0, le=10)] = 3
     timeout_s: PositiveFloat = 5.0
 
     @model_validator(mode="after")
-    def _url(self) -> ChannelSpec:
-        if self.type == "webhook" and not (self.url or "").startswith(("http://", "https://")):
-            raise ValueError(f"a webhook channel needs an http(s) url, not {self.url!r}")
+    def _fields_fit_type(self) -> ChannelSpec:
+        required, allowed = CHANNEL_FIELDS[self.type]
+        given = self.model_fields_set - {"type"}
+        stray = sorted(given - set(allowed))
+        if stray:
+            raise ValueError(f"{', '.join(stray)}: not used by a {self.type} channel")
+        missing = [f for f in required if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"a {self.type} channel needs {' and '.join(missing)}")
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"a {self.type} channel needs an http(s) url, not {self.url!r}")
+        if (self.username is None) != (self.password_env is None):
+            raise ValueError("give both username and password_env, or neither")
+        if self.username is not None and not self.starttls:
+            raise ValueError("username needs starttls: the password would cross in clear")
         return self
+
+
+class MessageTemplatesSpec(_Strict):
+    """Jinja2 files that replace the default messages, relative to the SOP file. A file's
+    first line renders the title; the rest, the body."""
+
+    page: Annotated[str, Field(min_length=1)] | None = None
+    update: Annotated[str, Field(min_length=1)] | None = None
+    resolved: Annotated[str, Field(min_length=1)] | None = None
 
 
 class RollbackPolicy(_Strict):
     approvers: tuple[Name, ...] = ()
     verification_events: PositiveInt = 300
     max_candidates: PositiveInt = 3
+
+
+_TRACKING_SCHEMES = ("http://", "https://", "sqlite:///", "file:", "postgresql", "mysql")
+
+
+class RegistrySpec(_Strict):
+    """Where model versions live. `local` (the default): Ripcord's own store. `mlflow`: an
+    MLflow Model Registry at `tracking_uri`, whose serving `alias` the rollback moves.
+
+    `timeout_s` and `retries` bound every call to MLflow, so an unreachable registry fails
+    a step in seconds instead of MLflow's default minutes of back-off.
+    """
+
+    type: Literal["local", "mlflow"] = "local"
+    tracking_uri: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    alias: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_\-]+$")] = (
+        "champion"
+    )
+    timeout_s: Annotated[int, Field(ge=1, le=600)] = 10
+    retries: Annotated[int, Field(ge=0, le=10)] = 2
+
+    @model_validator(mode="after")
+    def _fits_type(self) -> RegistrySpec:
+        uri = self.tracking_uri
+        if self.type == "local" and uri is not None:
+            raise ValueError(f"tracking_uri {uri!r} is not used by the local registry")
+        if self.type == "mlflow" and uri is None:
+            raise ValueError("an mlflow registry needs tracking_uri")
+        if uri is not None and not uri.startswith(_TRACKING_SCHEMES):
+            raise ValueError(
+                f"tracking_uri {uri!r} does not start with {' or '.join(_TRACKING_SCHEMES)}"
+            )
+        if self.alias == "latest" or re.fullmatch(r"v\d+", self.alias):
+            raise ValueError(f"alias {self.alias!r} is reserved by MLflow")
+        return self
 
 
 class SeveritySpec(_Strict):
@@ -201,3 +301,6 @@ class Sop(_Strict):
         default_factory=lambda: {"console": ChannelSpec(type="console")}
     )
     rollback: RollbackPolicy = RollbackPolicy()
+    people: dict[Name, EmailAddress] = Field(default_factory=dict)  # person → email address
+    templates: MessageTemplatesSpec = MessageTemplatesSpec()
+    registry: RegistrySpec = RegistrySpec()

@@ -79,6 +79,8 @@ DEFAULT_RULES: tuple[SeverityRule, ...] = (
     _rule("prediction_drift", S.SEV3, T.MODEL_QUALITY, "prediction drift past threshold"),
     _rule("feature_drift", S.SEV3, T.DATA, "feature drift past threshold"),
     _rule("latency", S.SEV3, T.INFRASTRUCTURE, "p95 latency over target"),
+    _rule("cusum", S.SEV3, T.MODEL_QUALITY, "sustained mean shift (CUSUM)"),
+    _rule("page_hinkley", S.SEV3, T.MODEL_QUALITY, "sustained mean shift (Page-Hinkley)"),
     _rule("*", S.SEV4, T.MODEL_QUALITY, "any other signal"),
 )
 

@@ -85,6 +85,10 @@ class Routing(Base):
     serving: Mapped[str | None] = mapped_column(String(100))
     breaker: Mapped[str] = mapped_column(String(20), default="closed")
     killed: Mapped[bool] = mapped_column(default=False)
+    paused: Mapped[str | None] = mapped_column(Text)  # the message a paused endpoint answers
+    canary: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # version -> share of traffic
+    shadow: Mapped[str | None] = mapped_column(String(100))  # gets a copy, never served
+    disabled_features: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # name -> stand-in
     revision: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime]
 

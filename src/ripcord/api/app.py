@@ -1,0 +1,76 @@
+"""The app factory: `create_app(rc)` builds a FastAPI app around one Ripcord runtime.
+
+Nothing is made at import time: the Prometheus registry, the metrics and the lock that
+serialises calls into the runtime (see `deps`) are created here and kept on `app.state`.
+The runtime stays the caller's: `ripcord serve` opens it and closes it after the server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from prometheus_client import CollectorRegistry
+
+import ripcord
+from ripcord.api import actions, errors, incidents, ingest, metrics, tokens
+from ripcord.api.deps import ACTOR_HEADER, ApiState
+from ripcord.api.metrics import Metrics
+from ripcord.api.models import event_schemas
+from ripcord.app import Ripcord
+
+DESCRIPTION = f"""
+Ripcord's service: ingestion, incidents, actions and approvals, metrics.
+
+Send an API token as `Authorization: Bearer <token>` (make one with
+`ripcord token create NAME --role ROLE`). Roles, each allowing what the ones before do:
+viewer (reads), responder (ingest; ack, assign, comment, severity, resolve; propose a
+rollback), approver (approve, reject), admin (tokens). The token's name is the actor the
+audit log records. A server started with `--no-auth` takes everyone as an admin named by
+the `{ACTOR_HEADER}` header (or "local").
+
+Errors share one body: `error`, `message` and, for bad input (422), every `problems` item
+with its `path` (e.g. `events[2].latency_ms`), `value` and `message`.
+"""
+
+
+def create_app(rc: Ripcord, *, tokens_required: bool = True) -> FastAPI:
+    """A FastAPI app serving `rc`. `tokens_required=False` is for local use only."""
+    app = FastAPI(
+        title="Ripcord",
+        version=ripcord.__version__,
+        description=DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    registry = CollectorRegistry()
+    state = ApiState(rc=rc, metrics=Metrics(registry), tokens_required=tokens_required)
+    state.metrics.attach(rc, state.lock)
+    app.state.ripcord = state
+    errors.install(app)
+    for module in (ingest, incidents, actions, tokens, metrics):
+        app.include_router(module.router)
+    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def healthz() -> dict[str, str]:
+    """Liveness: the process answers. Needs no token."""
+    return {"status": "ok"}
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, plus the event models that the ingestion body refers to."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(event_schemas())
+        app.openapi_schema = schema
+    return app.openapi_schema
