@@ -89,7 +89,7 @@ def run(rc: Ripcord, seed: int, marks: dict[str, float]) -> dict[str, float]:
     began = time.perf_counter()
     rc.approve(action.id, actor="carol")
     served = 0
-    while rc.verifications:
+    while rc.verifier.active:
         traffic.step()
         served += 1
     return {

@@ -31,7 +31,6 @@ from ripcord.events import (
     FeedbackEvent,
     InferenceEvent,
     LabelEvent,
-    Route,
     parse_event,
 )
 from ripcord.incidents import lifecycle, service
@@ -40,11 +39,11 @@ from ripcord.notify import Delivery, Notifier, build_channels, deadletter
 from ripcord.notify.base import Channel, MessageKind
 from ripcord.notify.messages import MessageTemplates
 from ripcord.registry import build_registry
-from ripcord.registry.local import Health
 from ripcord.respond.breaker import BreakerState
-from ripcord.respond.responder import Responder, Verification
+from ripcord.respond.responder import Responder
 from ripcord.respond.rollback import Rollback, Step
 from ripcord.respond.routing import RoutingTable
+from ripcord.respond.verification import Verifier
 from ripcord.sdk import Guard
 from ripcord.sop import load as sop_load
 from ripcord.sop.schema import Sop
@@ -82,7 +81,7 @@ class Ripcord:
             on_dead_letter=deadletter.recorder(db, self.clock),
         )
         self.templates = MessageTemplates.from_spec(sop.templates, base=sop_dir)
-        self.verifications: dict[str, Verification] = {}
+        self.verifier = Verifier(self)
         self.flush_every = flush_every
         self._pending: list[EventRow] = []
         self.on_signal: list[Callable[[Signal], None]] = []
@@ -171,9 +170,7 @@ class Ripcord:
                 description=reason,
             )
         )
-        self.verifications[model] = Verification(
-            model, version, self.sop.rollback.verification_events, "deploy"
-        )
+        self.verifier.start_deploy(model, version)
 
     # -- ingestion ------------------------------------------------------------------------
     def ingest(self, event: Event) -> list[Signal]:
@@ -182,7 +179,7 @@ class Ripcord:
         self._pending.append(_row(event))
         if isinstance(event, InferenceEvent):
             signals = self.engine.observe(event)
-            self._count_verification(event, signals)
+            self.verifier.count(event, signals)
         elif isinstance(event, LabelEvent):
             signals = self.engine.observe_label(event)
         else:
@@ -246,44 +243,6 @@ class Ripcord:
         rows, self._pending = self._pending, []
         with self.db.session() as session:
             session.add_all(rows)
-
-    def _count_verification(self, event: InferenceEvent, signals: list[Signal]) -> None:
-        check = self.verifications.get(event.model)
-        if check is None or event.version != check.version or event.route is not Route.CHAMPION:
-            return
-        check.seen += 1
-        if any(s.version == check.version for s in signals):
-            return  # the responder fails the verification when it handles the signal
-        if check.seen >= check.needed:
-            breached = [
-                n for n, r in self.engine.readings(check.model, check.version) if r.breached
-            ]
-            self.finish_verification(
-                check,
-                ok=not breached,
-                detail=f"{check.seen} live events, no breach"
-                if not breached
-                else f"still breached: {', '.join(breached)}",
-            )
-
-    def finish_verification(self, check: Verification, *, ok: bool, detail: str) -> None:
-        """A verification window closed: a rollback goes on; a deploy may earn a good mark."""
-        del self.verifications[check.model]
-        self.flush()
-        if check.purpose == "rollback" and check.action_id is not None:
-            self.responder.conclude_rollback(check.action_id, ok=ok, detail=detail)
-            return
-        if ok:
-            with self.db.session() as session:
-                row = self.registry.get(session, check.model, check.version)
-                self.registry.mark(
-                    session,
-                    row,
-                    Health.GOOD,
-                    at=self.clock.now(),
-                    actor="ripcord",
-                    reason=f"deploy verified: {detail}",
-                )
 
     def trip(self, model: str, *, reason: str, actor: str = "ripcord") -> None:
         """Open the circuit breaker: traffic to the fallback until a rollback or a reset."""

@@ -115,7 +115,7 @@ def test_a_killed_rollback_completes_after_restart(
         state = rc.routes.state(MODEL)
         assert (state.breaker, state.serving) == (BreakerState.HALF_OPEN, "v1")
         drive = Drive(rc, clock)
-        drive.serve(1500, until=lambda: (drive.incident() or _none()).status == "resolved")
+        drive.serve(2500, until=lambda: (drive.incident() or _none()).status == "resolved")
         with rc.db.session() as session:
             incident = session.scalars(select(Incident)).one()
             action = session.scalars(select(Action)).one()

@@ -108,7 +108,7 @@ def whole_loop(rc: Ripcord, drive: Drive, channel: RecordingChannel) -> None:
     rc.approve(rollback_of(rc, incident.id).id, actor="carol")
     assert rc.routes.state(MODEL).serving == "v1"
     assert rc.routes.state(MODEL).breaker is BreakerState.HALF_OPEN
-    drive.serve(1000, until=lambda: (drive.incident() or incident).status == "resolved")
+    drive.serve(2500, until=lambda: (drive.incident() or incident).status == "resolved")
     done = drive.incident()
     assert done is not None and done.status == "resolved"
     assert rc.routes.state(MODEL).breaker is BreakerState.CLOSED
@@ -117,6 +117,8 @@ def whole_loop(rc: Ripcord, drive: Drive, channel: RecordingChannel) -> None:
     kinds = [e.kind for e in entries]
     assert kinds[:4] == ["signal", "status", "rollback", "validation"]
     assert kinds[-2:] == ["rollback", "status"] and "→ resolved" in entries[-1].message
+    steps = [e.message for e in entries if "traffic step " in e.message]
+    assert steps == ["v1: traffic step 2/3, 50%", "v1: traffic step 3/3, 100%"]
     assert channel.messages[-1].kind.value == "resolved"
     with rc.db.session() as session:
         assert audit.verify(session).rows == session.scalar(select(func.count(AuditRow.id)))
@@ -218,7 +220,7 @@ def test_a_restart_resumes_verification(
     try:
         assert again.routes.state(MODEL).serving == "v1"
         assert again.routes.state(MODEL).breaker is BreakerState.HALF_OPEN
-        assert MODEL in again.verifications
+        assert MODEL in again.verifier.active
     finally:
         again.close()
 

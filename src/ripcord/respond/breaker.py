@@ -85,6 +85,14 @@ class CircuitBreaker:
         self._calls += 1
         return self._calls * self._share // 1 > (self._calls - 1) * self._share // 1
 
+    def set_share(self, share: float) -> None:
+        """The half-open trial share, e.g. stepped up 10 % → 50 % → 100 % by a rollback."""
+        if not 0.0 < share <= 1.0:
+            raise ValueError(f"share: {share!r} must be in (0, 1]")
+        self.trial_share = share
+        self._share = Fraction(share).limit_denominator(10_000)
+        self._calls = 0
+
     def record_success(self) -> None:
         self._failures = 0
 

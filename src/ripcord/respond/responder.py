@@ -8,7 +8,6 @@ channel that is down cannot delay containment or lose the incident.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -33,18 +32,6 @@ if TYPE_CHECKING:
     from ripcord.app import Ripcord
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Verification:
-    """A window of live events a version must pass: after a deploy, or after a rollback."""
-
-    model: str
-    version: str
-    needed: int
-    purpose: str  # "deploy" | "rollback"
-    action_id: int | None = None
-    seen: int = 0
 
 
 class Responder:
@@ -180,11 +167,8 @@ class Responder:
         )
 
     def _fail_verification(self, session: Session, signal: Signal) -> None:
-        check = self.app.verifications.get(signal.model)
-        if check is None or check.version != signal.version:
-            return
-        del self.app.verifications[signal.model]
-        if check.purpose == "rollback" and check.action_id is not None:
+        check = self.app.verifier.broken_by(signal)
+        if check is not None and check.purpose == "rollback" and check.action_id is not None:
             action = session.get(Action, check.action_id)
             assert action is not None
             self.app.rollback.verified(session, action, ok=False, detail=signal.summary)
@@ -274,12 +258,8 @@ class Responder:
             action = session.get(Action, action_id)
             assert action is not None
             incident = service.get(session, action.incident_id)
-        if step is Step.VERIFYING and incident.model not in app.verifications:
-            target = action.data["target"]
-            app.engine.forget(incident.model, target)
-            app.verifications[incident.model] = Verification(
-                incident.model, target, app.sop.rollback.verification_events, "rollback", action.id
-            )
+        if step is Step.VERIFYING:
+            app.verifier.start_rollback(action, incident.model)
         elif step is Step.AWAITING_APPROVAL:
             self.page(
                 incident,

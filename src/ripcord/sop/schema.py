@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
+from ripcord.sop.gateway import GatewaySpec
 from ripcord.sop.guardrails import GuardrailSpec
 from ripcord.sop.severity import IncidentType, Severity, SeverityRule
 
@@ -249,6 +250,15 @@ class RollbackPolicy(_Strict):
     approvers: tuple[Name, ...] = ()
     verification_events: PositiveInt = 300
     max_candidates: PositiveInt = 3
+    #: the share of traffic the restored version gets at each verification step
+    traffic_steps: tuple[Annotated[float, Field(gt=0.0, le=1.0)], ...] = (0.1, 0.5, 1.0)
+
+    @model_validator(mode="after")
+    def _steps(self) -> RollbackPolicy:
+        steps = self.traffic_steps
+        if not steps or steps[-1] != 1.0 or list(steps) != sorted(set(steps)):
+            raise ValueError(f"traffic_steps: {list(steps)} must rise strictly and end at 1.0")
+        return self
 
 
 _TRACKING_SCHEMES = ("http://", "https://", "sqlite:///", "file:", "postgresql", "mysql")
@@ -304,3 +314,4 @@ class Sop(_Strict):
     people: dict[Name, EmailAddress] = Field(default_factory=dict)  # person → email address
     templates: MessageTemplatesSpec = MessageTemplatesSpec()
     registry: RegistrySpec = RegistrySpec()
+    gateway: GatewaySpec | None = None  # `ripcord gateway`: upstreams per version
