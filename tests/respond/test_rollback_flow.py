@@ -279,3 +279,17 @@ def test_an_unacknowledged_page_escalates_to_the_backup_once(
         True,
     )
     assert [e.kind for e in timeline(rc, incident.id)].count("escalation") == 1
+
+
+def test_the_plan_explains_the_choice(rc: Ripcord, drive: Drive) -> None:
+    from ripcord.respond.plan import plan
+
+    rc.register(MODEL, "v3", V2, actor="ci", parent="v2")
+    rc.deploy(MODEL, "v2", actor="deploy-bot")
+    drive.serve(400, until=lambda: drive.incident() is not None)
+    with rc.db.session() as session:
+        choices = {c.version: (c.eligible, c.reason) for c in
+                   plan(session, rc.registry, MODEL, serving=rc.routes.state(MODEL).serving)}
+    assert choices["v1"] == (True, "candidate #1")
+    assert choices["v3"] == (False, "never verified in service")
+    assert choices["v2"][0] is False and choices["v2"][1] in ("serving now", "implicated in open incident 1")

@@ -157,11 +157,3 @@ class LocalRegistry:
     ) -> None:
         """A golden-set result for `row`; kept on the row itself (`row.validation`), so
         there is nothing more to write here. An outside registry also records it there."""
-
-    def candidates(self, session: Session, model: str, *, exclude: set[str]) -> list[ModelVersion]:
-        """Last-known-good candidates, newest first: healthy versions not implicated now."""
-        return [
-            v
-            for v in self.versions(session, model)
-            if v.health == Health.GOOD and v.version not in exclude
-        ]

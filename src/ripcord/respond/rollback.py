@@ -30,6 +30,7 @@ from ripcord.incidents.lifecycle import Status
 from ripcord.registry.local import Health, LocalRegistry
 from ripcord.respond.breaker import BreakerState
 from ripcord.respond.golden import GoldenSet, Validation, validate
+from ripcord.respond.plan import plan
 from ripcord.respond.routing import RoutingTable
 from ripcord.sop.schema import Sop
 from ripcord.store import audit
@@ -171,7 +172,16 @@ class Rollback:
         spec = self.sop.models[incident.model]
         tried = {t["version"] for t in action.data["tried"]}
         exclude = tried | {action.data["from"]}
-        pool = self.registry.candidates(session, incident.model, exclude=exclude)
+        choices = plan(
+            session,
+            self.registry,
+            incident.model,
+            exclude=exclude,
+            serving=self.routes.state(incident.model).serving,
+        )
+        pool = [
+            self.registry.get(session, incident.model, c.version) for c in choices if c.eligible
+        ]
         if len(tried) >= self.sop.rollback.max_candidates or not pool:
             self._set(
                 session,
