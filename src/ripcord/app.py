@@ -40,6 +40,7 @@ from ripcord.notify.base import Channel, MessageKind
 from ripcord.notify.messages import MessageTemplates
 from ripcord.registry import build_registry
 from ripcord.respond.breaker import BreakerState
+from ripcord.respond import canary
 from ripcord.respond.responder import Responder
 from ripcord.respond.rollback import Rollback, Step
 from ripcord.respond.routing import RoutingTable
@@ -187,6 +188,7 @@ class Ripcord:
         if signals or len(self._pending) >= self.flush_every:
             self.flush()
             self.responder.escalate_overdue()
+            canary.review_all(self)
         for signal in signals:
             self.observe(self.on_signal, signal)
             self.responder.handle(signal)

@@ -246,6 +246,14 @@ class MessageTemplatesSpec(_Strict):
     resolved: Annotated[str, Field(min_length=1)] | None = None
 
 
+class CanaryPolicy(_Strict):
+    """How canaries and shadows are judged (respond/canary.py, respond/analysis.py)."""
+
+    min_events: PositiveInt = 300
+    alpha: Annotated[float, Field(gt=0.0, lt=0.05)] = 0.01
+    on_pass: Literal["promote", "hold"] = "hold"
+
+
 class RollbackPolicy(_Strict):
     approvers: tuple[Name, ...] = ()
     verification_events: PositiveInt = 300
@@ -311,6 +319,7 @@ class Sop(_Strict):
         default_factory=lambda: {"console": ChannelSpec(type="console")}
     )
     rollback: RollbackPolicy = RollbackPolicy()
+    canary: CanaryPolicy = CanaryPolicy()
     people: dict[Name, EmailAddress] = Field(default_factory=dict)  # person → email address
     templates: MessageTemplatesSpec = MessageTemplatesSpec()
     registry: RegistrySpec = RegistrySpec()
