@@ -72,6 +72,14 @@ def attach(result: dict[str, Any], peers: list[str]) -> None:
         result["peers"][name] = out
 
 
+def _times(ratio: float) -> str:
+    return f"{ratio:.1f}x" if ratio < 10 else f"{ratio:.0f}x"
+
+
+def _fit(out: dict[str, Any]) -> str:
+    return "-" if out.get("fit_s") is None else f"{out['fit_s']:.2f}"
+
+
 def _flags(flagged: list[str]) -> str:
     missed = sorted(set(TRUTH) - set(flagged))
     extra = sorted(set(flagged) - set(TRUTH))
@@ -98,8 +106,8 @@ def render(results: list[dict[str, Any]], console: Console) -> None:
         table.add_row(
             f"{r['rows']:,}",
             name,
-            f"{out['seconds']:.2f} ({out['fit_s']:.2f})",
-            f"{out['seconds'] / r['rc']['seconds']:.0f}x",
+            f"{out['seconds']:.2f} ({_fit(out)})",
+            _times(out["seconds"] / r["rc"]["seconds"]),
             f"{out['rss_mb']:.0f} ({out['data_rss_mb']:.0f})",
             _flags(out["flagged"]),
             "yes" if out["same"] else "no",
@@ -124,7 +132,7 @@ def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
             tp = len(set(peer["flagged"]) & set(TRUTH))
             figures = {
                 f"{name}_s": round(peer["seconds"], 4),
-                f"{name}_fit_s": round(peer["fit_s"], 4),
+                f"{name}_fit_s": None if peer["fit_s"] is None else round(peer["fit_s"], 4),
                 f"speedup_vs_{name}": round(peer["seconds"] / r["rc"]["seconds"], 1),
                 f"{name}_rss_mb": round(peer["rss_mb"], 1),
                 f"{name}_true_positives": tp,

@@ -18,7 +18,7 @@ export DO_NOT_TRACK=1 NML_DISABLE_USAGE_LOGGING=1
 pins() {
   case "$1" in
     evidently) echo "evidently==0.7.23 pandas<3" ;;
-    nannyml) echo "nannyml==0.13.1" ;;
+    nannyml) echo "nannyml==0.13.1 statsmodels" ;;  # imports statsmodels, not declared
     alibi) echo "alibi-detect==0.13.0 numpy<2 pandas<3" ;;
     *) return 1 ;;
   esac

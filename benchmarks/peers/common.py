@@ -7,7 +7,8 @@ as the parent's workers, and its fingerprint lets the parent check that.
 `prepare` turns the tables into what the tool takes (a DataFrame, an array) and is not
 timed; the column dict is dropped afterwards and the peak-RSS mark reset, so the reported
 peak is that of the comparison itself, with its inputs resident. `detect` is timed whole,
-fitting the reference included, and returns the flagged columns plus anything to report.
+fitting the reference included (it may say how long that part took as `fit_s` in what it
+returns); `read` then takes the flagged columns out of the tool's result, untimed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from drift_data import fingerprint, peak_rss_mb, tables  # noqa: E402
+from drift_data import fingerprint, peak_rss_mb, tables
 
 Tables = dict[str, np.ndarray]
 
@@ -51,7 +52,8 @@ def run(
     tool: str,
     version: str,
     prepare: Callable[[Tables, Tables], Any],
-    detect: Callable[[Any], dict[str, Any]],
+    detect: Callable[[Any], Any],
+    read: Callable[[Any], dict[str, Any]],
 ) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, required=True)
@@ -64,16 +66,18 @@ def run(
     was_reset = reset_peak_rss()
     data_mb = current_rss_mb() if was_reset else peak_rss_mb()
     start = time.perf_counter()
-    out = detect(inputs)
+    raw = detect(inputs)
     seconds = time.perf_counter() - start
+    rss_mb = peak_rss_mb()
+    out = read(raw)
     out.update(
         tool=tool,
         version=version,
         seconds=seconds,
-        rss_mb=peak_rss_mb(),
+        rss_mb=rss_mb,
         data_rss_mb=data_mb,
         peak_reset=was_reset,
         fingerprint=data_fingerprint,
     )
-    out.setdefault("fit_s", 0.0)
+    out.setdefault("fit_s", None)
     print(json.dumps(out))

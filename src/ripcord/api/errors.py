@@ -23,7 +23,9 @@ from ripcord.errors import (
     ForbiddenError,
     InputError,
     NotFoundError,
+    PausedError,
     Problem,
+    RegistryError,
     RipcordError,
     RollbackError,
     TransitionError,
@@ -40,6 +42,8 @@ STATUS: tuple[tuple[type[RipcordError], int, str], ...] = (
     (ApprovalError, 409, "conflict"),
     (RollbackError, 409, "conflict"),
     (AuditError, 500, "audit_broken"),  # the log was tampered with: a server-side fault
+    (RegistryError, 503, "registry_unavailable"),
+    (PausedError, 503, "model_paused"),
     (RipcordError, 400, "bad_request"),
 )
 
