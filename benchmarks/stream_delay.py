@@ -1,6 +1,6 @@
 """Detection delay and false alarms of streaming change detectors on a 0.5 SD mean shift.
 
-    python benchmarks/stream_delay.py [--quick] [--seeds N] [--jobs N] [--no-river]
+    python benchmarks/stream_delay.py [--quick] [--seeds N] [--jobs N] [--no-river] [--h H]
 
 Each seed's stream is 20,000 N(0, 1) values then 20,000 N(0.5, 1) values, and every
 detector reads the same streams in the same run: Ripcord's `cusum` and `page_hinkley` at
@@ -54,8 +54,8 @@ def river_installed() -> bool:
     return True
 
 
-def ripcord_step(cls: type[ChangePointDetector]) -> Step:
-    detector = cls(name=cls.family, window=1, threshold=cls.default_h)
+def ripcord_step(cls: type[ChangePointDetector], h: float | None) -> Step:
+    detector = cls(name=cls.family, window=1, threshold=cls.default_h if h is None else h)
 
     def step(value: float) -> bool:
         if not detector.update(value):
@@ -101,14 +101,14 @@ RIPCORD = ("cusum", "page_hinkley", "oracle")
 RIVER = ("river_kswin", "river_adwin", "river_pagehinkley")  # the slowest first
 
 
-def make_step(name: str, seed: int) -> Step:
+def make_step(name: str, seed: int, h: float | None = None) -> Step:
     if name == "oracle":
         return oracle_step()
     if name in RIVER:
         return river_step(
             {"river_adwin": "ADWIN", "river_kswin": "KSWIN"}.get(name, "PageHinkley"), seed
         )
-    return ripcord_step({"cusum": CusumDetector, "page_hinkley": PageHinkleyDetector}[name])
+    return ripcord_step({"cusum": CusumDetector, "page_hinkley": PageHinkleyDetector}[name], h)
 
 
 @dataclass
@@ -136,10 +136,10 @@ def stream(seed: int) -> list[float]:
     return list(values.tolist())
 
 
-def run_job(job: tuple[str, int]) -> tuple[str, Outcome]:
+def run_job(job: tuple[str, int, float | None]) -> tuple[str, Outcome]:
     """One detector on one seed's stream (jobs are this small so the slow ones spread)."""
-    name, seed = job
-    return name, run_one(make_step(name, seed), stream(seed))
+    name, seed, h = job
+    return name, run_one(make_step(name, seed, h), stream(seed))
 
 
 @dataclass
@@ -155,6 +155,7 @@ class Summary:
         return {
             "median_delay": statistics.median(delays) if delays else None,
             "worst_delay": max(delays) if delays else None,
+            "p95_delay": float(np.percentile(delays, 95)) if delays else None,
             "missed": len(self.outcomes) - len(delays),
             "false_alarms_per_seed": statistics.fmean(alarms),
             "most_false_alarms": max(alarms),
@@ -213,11 +214,15 @@ def table(figures: dict[str, dict[str, Any]], seeds: int) -> Table:
     return out
 
 
-def flat(figures: dict[str, dict[str, Any]], seeds: int, river: bool) -> dict[str, Any]:
+def flat(
+    figures: dict[str, dict[str, Any]], seeds: int, river: bool, h: float | None
+) -> dict[str, Any]:
     """The JSON line: `<detector>_<figure>` for every detector, plus the issue's top-level
     keys for Ripcord's recommended detector (page_hinkley)."""
     out: dict[str, Any] = {"seeds": seeds, "change_at": CHANGE, "shift_sd": SHIFT}
     out["river_installed"] = river
+    out["cusum_h"] = CusumDetector.default_h if h is None else h
+    out["page_hinkley_h"] = PageHinkleyDetector.default_h if h is None else h
     best = figures["page_hinkley"]
     out["ripcord_detector"] = "page_hinkley"
     out["median_delay"] = best["median_delay"]
@@ -236,6 +241,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 20)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes")
     parser.add_argument("--no-river", action="store_true", help="Ripcord only (many seeds)")
+    parser.add_argument("--h", type=float, default=None, help="Ripcord's h (default: each's)")
     args = parser.parse_args()
     seeds = args.seeds or (5 if args.quick else 20)
     console = Console(width=max(Console().width, 110))
@@ -246,12 +252,12 @@ def main() -> None:
             "with: pip install 'river>=0.26,<0.27'"
         )
     names = (RIVER if river else ()) + RIPCORD
-    jobs = [(name, seed) for name in names for seed in range(seeds)]
+    jobs = [(name, seed, args.h) for name in names for seed in range(seeds)]
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results = list(pool.map(run_job, jobs))
     figures = summarise(results)
     console.print(table(figures, seeds))
-    print(json.dumps(flat(figures, seeds, river)))
+    print(json.dumps(flat(figures, seeds, river, args.h)))
 
 
 if __name__ == "__main__":
