@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Make sure the real servers the test suite talks to are up: PostgreSQL on 127.0.0.1:5432.
-# A fresh machine may lack them: start what is installed, install what is missing (as root,
-# from Debian's packages), and say so when neither is possible; the suite then reports the
-# PostgreSQL tests as skipped with the reason instead of failing to start.
+# Make sure the real servers the test suite talks to are there: PostgreSQL up on
+# 127.0.0.1:5432, and the `alertmanager` and `prometheus` binaries (the tests start their own
+# on free loopback ports). A fresh machine may lack them: start what is installed, install
+# what is missing (as root, from Debian's packages), and say so when neither is possible;
+# the suite then reports those tests as skipped with the reason instead of failing to start
+# (under CI they fail instead).
 set -u
 say() { echo "services: $*"; }
 
@@ -24,5 +26,28 @@ if postgres_up; then
   say "PostgreSQL is up on 127.0.0.1:5432"
 else
   say "PostgreSQL is not available: its tests will be skipped"
+fi
+
+# Alertmanager and Prometheus: only the binaries are needed. The packages' own services are
+# not wanted (the tests run their own instances); without systemd they do not start anyway.
+# Debian names Alertmanager's binary `prometheus-alertmanager`; upstream, `alertmanager`.
+have() { command -v "$1" >/dev/null 2>&1; }
+missing=()
+have alertmanager || have prometheus-alertmanager || missing+=(prometheus-alertmanager)
+have prometheus || missing+=(prometheus)
+if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  say "installing ${missing[*]} from Debian's packages"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends "${missing[@]}") >/dev/null 2>&1
+fi
+if have alertmanager || have prometheus-alertmanager; then
+  say "Alertmanager is installed"
+else
+  say "Alertmanager is not available: its tests will be skipped"
+fi
+if have prometheus; then
+  say "Prometheus is installed"
+else
+  say "Prometheus is not available: its tests will be skipped"
 fi
 exit 0

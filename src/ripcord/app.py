@@ -39,8 +39,8 @@ from ripcord.notify import Delivery, Notifier, build_channels, deadletter
 from ripcord.notify.base import Channel, MessageKind
 from ripcord.notify.messages import MessageTemplates
 from ripcord.registry import build_registry
-from ripcord.respond.breaker import BreakerState
 from ripcord.respond import canary
+from ripcord.respond.breaker import BreakerState
 from ripcord.respond.responder import Responder
 from ripcord.respond.rollback import Rollback, Step
 from ripcord.respond.routing import RoutingTable

@@ -1,4 +1,4 @@
-"""The command line: `ripcord demo`, `serve`, `sop validate`, `incidents …`, `approve`,
+"""The command line: `ripcord demo`, `serve`, `gateway`, `sop validate`, `incidents …`, `approve`,
 `report`, `audit verify`, `token create|list|revoke`. Errors from the tree in `errors.py`
 are mapped to exit codes here, once."""
 
@@ -129,6 +129,37 @@ def incidents_resolve(
             session, incident, Status.RESOLVED, at=SystemClock().now(), actor=actor, reason=reason
         )
     console.print(f"incident {incident_id} resolved by {actor}")
+
+
+rollback_app = typer.Typer(no_args_is_help=True, help="Rollback targets and their choice.")
+app.add_typer(rollback_app, name="rollback")
+
+
+@rollback_app.command("plan")
+def rollback_plan(model: str, sop: SopPath = DEFAULT_SOP) -> None:
+    """Which version a rollback of MODEL would go to, and why each other one would not."""
+    from rich.table import Table
+
+    from ripcord.app import Ripcord
+    from ripcord.respond.plan import plan
+
+    rc = Ripcord.open(sop, home=Path.cwd())
+    try:
+        rc.model(model)
+        serving = rc.routes.state(model).serving
+        with rc.db.session() as session:
+            choices = plan(session, rc.registry, model, serving=serving)
+    finally:
+        rc.close()
+    table = Table(
+        title=f"rollback plan for {model} (serving: {serving or 'nothing'})", title_justify="left"
+    )
+    for column in ("version", "candidate", "why", "last golden-set check"):
+        table.add_column(column)
+    for c in choices:
+        check = {None: "never", True: "passed", False: "failed"}[c.last_validation]
+        table.add_row(c.version, "[green]yes[/]" if c.eligible else "no", c.reason, check)
+    console.print(table)
 
 
 @app.command()
@@ -275,6 +306,24 @@ def serve(
         uvicorn.run(create_app(rc, tokens_required=not no_auth), host=host, port=port)
     finally:
         rc.close()
+
+
+@app.command()
+def gateway(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8081,
+    sop: SopPath = DEFAULT_SOP,
+) -> None:
+    """Serve the HTTP gateway: POST /models/MODEL/predict, routed by the routing table to
+    the upstreams of the SOP file's gateway section (changes apply within a second)."""
+    import uvicorn
+
+    from ripcord.gateway import create_process_gateway
+
+    gateway_app = create_process_gateway(sop, home=Path.cwd())  # refuses a file without one
+    console.print(f"gateway on http://{host}:{port}; detection runs in a child process")
+    # no access log: every request is recorded as an inference event instead
+    uvicorn.run(gateway_app, host=host, port=port, access_log=False)
 
 
 @token_app.command("create")

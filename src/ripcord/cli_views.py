@@ -143,6 +143,9 @@ def sop_summary(console: Console, sop: Sop, path: Path) -> None:
         for sev, r in sop.response.items()
     )
     console.print(f"response: {response}")
-    teams = ", ".join(f"{n} ({t.primary})" for n, t in sop.teams.items())
+    teams = ", ".join(
+        f"{n} ({t.primary or 'rotation of ' + ', '.join(t.rotation.people if t.rotation else ())})"
+        for n, t in sop.teams.items()
+    )
     approvers = ", ".join(sop.rollback.approvers) or "any"
     console.print(f"teams: {teams} · channels: {', '.join(sop.channels)} · approvers: {approvers}")

@@ -24,16 +24,15 @@ from typing import TYPE_CHECKING, Any
 from ripcord.errors import PausedError
 from ripcord.events import InferenceEvent, Route
 from ripcord.registry.base import Scored
-from ripcord.respond.breaker import BreakerState, RouteState
-from ripcord.sop import guardrails
-from ripcord.sop.contract import violations
+from ripcord.respond import decide
+from ripcord.respond.breaker import BreakerState
+from ripcord.respond.decide import Answer, Decision
+from ripcord.respond.refresh import Refresher
 
 if TYPE_CHECKING:
     from ripcord.app import Ripcord
 
 Predict = Callable[[Mapping[str, Any]], Any]
-#: what routing one call decides: route, version, output, error, violations/guardrail notes
-Outcome = tuple[Route, str, Any, str | None, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -78,6 +77,8 @@ class Guard:
         self.fixed_version = version or "live"
         self.fallback = fallback or self._sop_fallback()
         self._loaded: dict[tuple[str, str], Predict] = {}
+        # routing changes committed by another process reach this guard within a second
+        self.refresher = Refresher(app.routes, app.db)
 
     def _sop_fallback(self) -> Predict | None:
         """The SOP's fallback: a constant rule, or another model's serving version."""
@@ -96,13 +97,9 @@ class Guard:
 
         return serve_other
 
-    def _champion(self, request_id: str, state: RouteState) -> tuple[str, Predict] | None:
-        """The version that serves this request (the serving one, or a canary) and its
-        predict function."""
-        if self.fixed is not None:
-            return self.fixed_version, self.fixed
-        version = state.version_for(request_id)
-        return None if version is None else (version, self._load(self.model, version))
+    def _predict(self, version: str) -> Predict:
+        """The function that serves `version`: the wrapped one, or the registry's."""
+        return self.fixed if self.fixed is not None else self._load(self.model, version)
 
     def _serving(self, model: str) -> tuple[str, Predict] | None:
         version = self.app.routes.state(model).serving
@@ -127,24 +124,26 @@ class Guard:
     ) -> Served:
         start = time.perf_counter()
         rid = request_id or uuid.uuid4().hex
+        pass  # TEMP
         state = self.app.routes.state(self.model)
-        if state.paused is not None:
-            self._record(
-                Served(rid, None, None, Route.KILLED, "paused", 0.0, ("paused",)), features, segment
-            )
-            raise PausedError(self.model, state.paused)
-        if state.disabled_features:  # a feature switched off: its stand-in goes in instead
-            features = {**features, **state.disabled_features}
-        route, version, output, error, notes = self._serve(features, rid, state)
+        features = decide.substitute(state, features)
+        fixed = self.fixed_version if self.fixed is not None else None
+        breaker = self.app.routes.breaker(self.model)
+        decision = decide.plan(self.spec, state, breaker, features, rid, fixed=fixed)
+        if decision.paused is not None:
+            paused = Served(rid, None, None, decision.route, decision.version, 0.0, decision.notes)
+            self._record(paused, features, segment)
+            raise PausedError(self.model, decision.paused)
+        decision, output, error = self._serve(decision, features)
         scored = _scored(output)
         served = Served(
             rid,
             scored.prediction,
             scored.confidence,
-            route,
-            version,
+            decision.route,
+            decision.version,
             (time.perf_counter() - start) * 1000.0,
-            notes,
+            decision.notes,
             error,
         )
         self._record(served, features, segment)
@@ -152,32 +151,24 @@ class Guard:
             self._shadow(state.shadow, features, rid, segment)
         return served
 
-    def _serve(self, features: Mapping[str, Any], rid: str, state: RouteState) -> Outcome:
-        """Route one call: kill switch, contract, input guardrail, breaker, model, output
-        guardrail — the first that decides wins."""
-        if state.killed:
-            return Route.KILLED, "killed", None, None, ()
-        broken = violations(self.spec.contract, features)
-        if broken:
-            return Route.BLOCKED, "none", self._fall_back(features), None, broken
-        hit = guardrails.check(self.spec.guardrails, "input", features)
-        notes: tuple[str, ...] = () if hit is None else (hit.violation,)
-        if hit is not None and hit.action == "block":
-            return Route.GUARDED, "none", self._fall_back(features), None, notes
-        champion = self._champion(rid, state)
-        if champion is None or not self.app.routes.breaker(self.model).use_champion():
-            return Route.FALLBACK, "fallback", self._fall_back(features), None, notes
-        version, predict = champion
-        output, error = self._call(predict, features)
-        if error is not None:
-            return Route.CHAMPION, version, self._fall_back(features), error, notes
-        hit = guardrails.check(self.spec.guardrails, "output", _scored(output).prediction)
-        if hit is None:
-            return Route.CHAMPION, version, output, None, notes
-        notes += (hit.violation,)
-        if hit.action == "block":
-            return Route.GUARDED, version, self._fall_back(features), None, notes
-        return Route.GUARDED, version, Scored(hit.replacement, None), None, notes
+    def _serve(
+        self, decision: Decision, features: Mapping[str, Any]
+    ) -> tuple[Decision, Any, str | None]:
+        """Call the model where the plan says so, then review its answer (see `decide`)."""
+        output, error = None, None
+        if decision.answer is Answer.MODEL:
+            output, error = self._call(self._predict(decision.version), features)
+            if error is not None:
+                decision = decide.failed(decision)
+            else:
+                decision = decide.review(self.spec, decision, _scored(output).prediction)
+        if decision.answer is Answer.FALLBACK:
+            output = self._fall_back(features)
+        elif decision.answer is Answer.REPLACEMENT:
+            output = Scored(decision.replacement, None)
+        elif decision.answer is Answer.NOTHING:
+            output = None
+        return decision, output, error
 
     def _shadow(
         self, version: str, features: Mapping[str, Any], rid: str, segment: Mapping[str, str] | None

@@ -162,7 +162,7 @@ def test_the_whole_loop_rolls_the_alias_back(
     rc.approve(action.id, actor="carol")
     assert champion(registered.url) == "1"
     assert rc.routes.state(MODEL).breaker is BreakerState.HALF_OPEN
-    drive.serve(1000, until=lambda: (drive.incident() or incident).status == "resolved")
+    drive.serve(2500, until=lambda: (drive.incident() or incident).status == "resolved")
     done = drive.incident()
     assert done is not None and done.status == "resolved"
     assert channel.messages[-1].kind.value == "resolved"
@@ -187,7 +187,8 @@ def test_a_registry_outage_escalates_and_keeps_the_fallback(
     try:
         rc.deploy(MODEL, "1", actor="ci")
         drive = Drive(rc, clock)
-        drive.serve(900)
+        drive.serve(600)  # a baseline (500 events) and v1 verified (300): a candidate
+        assert healths(rc)["1"] == "good"
         rc.deploy(MODEL, "2", actor="deploy-bot")
         drive.serve(1)  # the guard has loaded version 2 and serves it from memory
         gate.close()

@@ -288,8 +288,13 @@ def test_the_plan_explains_the_choice(rc: Ripcord, drive: Drive) -> None:
     rc.deploy(MODEL, "v2", actor="deploy-bot")
     drive.serve(400, until=lambda: drive.incident() is not None)
     with rc.db.session() as session:
-        choices = {c.version: (c.eligible, c.reason) for c in
-                   plan(session, rc.registry, MODEL, serving=rc.routes.state(MODEL).serving)}
+        choices = {
+            c.version: (c.eligible, c.reason)
+            for c in plan(session, rc.registry, MODEL, serving=rc.routes.state(MODEL).serving)
+        }
     assert choices["v1"] == (True, "candidate #1")
     assert choices["v3"] == (False, "never verified in service")
-    assert choices["v2"][0] is False and choices["v2"][1] in ("serving now", "implicated in open incident 1")
+    assert choices["v2"][0] is False and choices["v2"][1] in (
+        "serving now",
+        "implicated in open incident 1",
+    )

@@ -7,6 +7,10 @@ The runtime stays the caller's: `ripcord serve` opens it and closes it after the
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -14,14 +18,17 @@ from fastapi.openapi.utils import get_openapi
 from prometheus_client import CollectorRegistry
 
 import ripcord
-from ripcord.api import actions, errors, incidents, ingest, metrics, tokens
+from ripcord.api import actions, alertmanager, errors, incidents, ingest, metrics, tokens
 from ripcord.api.deps import ACTOR_HEADER, ApiState
 from ripcord.api.metrics import Metrics
 from ripcord.api.models import event_schemas
 from ripcord.app import Ripcord
 
+log = logging.getLogger(__name__)
+
 DESCRIPTION = f"""
-Ripcord's service: ingestion, incidents, actions and approvals, metrics.
+Ripcord's service: ingestion, incidents, actions and approvals, the Alertmanager
+receiver, metrics.
 
 Send an API token as `Authorization: Bearer <token>` (make one with
 `ripcord token create NAME --role ROLE`). Roles, each allowing what the ones before do:
@@ -35,9 +42,12 @@ with its `path` (e.g. `events[2].latency_ms`), `value` and `message`.
 """
 
 
-def create_app(rc: Ripcord, *, tokens_required: bool = True) -> FastAPI:
-    """A FastAPI app serving `rc`. `tokens_required=False` is for local use only."""
+def create_app(rc: Ripcord, *, tokens_required: bool = True, tick_s: float = 30.0) -> FastAPI:
+    """A FastAPI app serving `rc`. `tokens_required=False` is for local use only. Every
+    `tick_s` seconds the escalation timers run, so an unacknowledged page escalates even
+    when no traffic arrives to drive them."""
     app = FastAPI(
+        lifespan=_ticking(tick_s),
         title="Ripcord",
         version=ripcord.__version__,
         description=DESCRIPTION,
@@ -50,11 +60,40 @@ def create_app(rc: Ripcord, *, tokens_required: bool = True) -> FastAPI:
     state.metrics.attach(rc, state.lock)
     app.state.ripcord = state
     errors.install(app)
-    for module in (ingest, incidents, actions, tokens, metrics):
+    for module in (ingest, incidents, actions, alertmanager, tokens, metrics):
         app.include_router(module.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _ticking(tick_s: float) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """A lifespan running the runtime's timers on a thread, under the runtime's lock."""
+    if tick_s <= 0:
+        raise ValueError(f"tick_s: {tick_s!r} must be > 0")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        state: ApiState = app.state.ripcord
+
+        def tick() -> None:
+            while not stop.wait(tick_s):
+                try:
+                    with state.lock:
+                        state.rc.responder.escalate_overdue()
+                except Exception:  # a failed tick is logged; the next one tries again
+                    log.exception("escalation tick failed")
+
+        thread = threading.Thread(target=tick, name="ripcord-timers", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+
+    return lifespan
 
 
 def healthz() -> dict[str, str]:

@@ -60,6 +60,12 @@ class Metrics:
             ["channel", "ok"],
             registry=registry,
         )
+        self.alerts = Counter(
+            "ripcord_alertmanager_alerts",
+            "Alerts received from Alertmanager, by outcome: new, repeated, resolved, ignored.",
+            ["outcome"],
+            registry=registry,
+        )
         self.notification_seconds = Histogram(
             "ripcord_notification_duration_seconds",
             "Time a channel took to deliver (retries included) or give up.",

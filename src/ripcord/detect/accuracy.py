@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict, deque
+from collections.abc import Sequence
 
 from ripcord.detect.base import Detector, Reading
 from ripcord.detect.windows import rate_bound, require_int, require_number
@@ -83,6 +84,18 @@ class AccuracyDetector(Detector):
         if len(self._pending) > self.pending_limit:
             self._pending.popitem(last=False)
             self._dropped += 1
+
+    def observe_batch(self, events: Sequence[InferenceEvent]) -> None:
+        # `observe` inlined: the pending map is the only state, updated in event order.
+        pending, limit = self._pending, self.pending_limit
+        for event in events:
+            if event.route is not Route.CHAMPION or event.prediction is None:
+                continue
+            pending[event.request_id] = event.prediction
+            pending.move_to_end(event.request_id)
+            if len(pending) > limit:
+                pending.popitem(last=False)
+                self._dropped += 1
 
     def observe_label(self, label: LabelEvent) -> None:
         prediction = self._pending.pop(label.request_id, None)

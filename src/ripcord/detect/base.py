@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import inspect
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -132,6 +132,13 @@ class Detector(abc.ABC):
     @abc.abstractmethod
     def observe(self, event: InferenceEvent) -> None:
         """Take one served event into the window."""
+
+    def observe_batch(self, events: Sequence[InferenceEvent]) -> None:
+        """Take several events, in order; the same state as `observe` on each in turn.
+
+        Families override it where a batch is cheaper than a loop (one `deque.extend`)."""
+        for event in events:
+            self.observe(event)
 
     def observe_label(self, label: LabelEvent) -> None:  # noqa: B027 - optional hook
         """Take a late label (joined by request id). Most detectors ignore labels."""

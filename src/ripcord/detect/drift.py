@@ -91,6 +91,12 @@ class DriftDetector(Detector):
             self._append(event)
             self._changes += 1
 
+    def observe_batch(self, events: Sequence[InferenceEvent]) -> None:
+        champions = [e for e in events if e.route is Route.CHAMPION]
+        if champions:
+            self._extend(champions)
+            self._changes += len(champions)
+
     def reset(self) -> None:
         self._clear()  # the baseline stays frozen
         self._changes += 1
@@ -130,6 +136,11 @@ class DriftDetector(Detector):
     @abc.abstractmethod
     def _append(self, event: InferenceEvent) -> None:
         """Take one champion event into the window."""
+
+    def _extend(self, events: Sequence[InferenceEvent]) -> None:
+        """Take several champion events, in order (a loop unless a family does better)."""
+        for event in events:
+            self._append(event)
 
     @abc.abstractmethod
     def _clear(self) -> None: ...
@@ -187,6 +198,12 @@ class PredictionDriftDetector(DriftDetector):
             self._confidences.append(event.confidence)
         self._window.append(event.confidence)
 
+    def _extend(self, events: Sequence[InferenceEvent]) -> None:
+        if self.on == "prediction":
+            self._window.extend([e.prediction for e in events])
+        else:
+            super()._extend(events)
+
     def _clear(self) -> None:
         self._window.clear()
 
@@ -241,6 +258,9 @@ class FeatureDriftDetector(DriftDetector):
 
     def _append(self, event: InferenceEvent) -> None:
         self._window.append(event.features)
+
+    def _extend(self, events: Sequence[InferenceEvent]) -> None:
+        self._window.extend([e.features for e in events])
 
     def _clear(self) -> None:
         self._window.clear()

@@ -3,11 +3,17 @@
 Signals are edge-triggered: a detector signals when its reading becomes breached, and is
 re-armed only after `rearm_checks` clean checks in a row, so a lasting breach (or one that
 hovers around its threshold) signals once, not on every check.
+
+Events may come one by one (`observe`) or in the micro-batches the SDK and API deliver
+(`observe_batch`). Both check a (model, version) after each `check_every`-th event it has
+seen, so a batch gives exactly the signals (and timestamps) of its events fed one by one:
+the batch path only replaces per-event detector calls with one call per chunk of events
+between two checks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ripcord.detect.base import Detector, DetectorRegistry, Reading, Reference, Signal
@@ -69,6 +75,46 @@ class DetectionEngine:
         if watch.seen % self.check_every:
             return []
         return self._check(event.model, event.version, watch, event)
+
+    def observe_batch(self, events: Sequence[InferenceEvent]) -> list[Signal]:
+        """Feed events in order; returns the same signals as `observe` on each in turn.
+
+        The batch is cut into runs of one (model, version), and each run into chunks that
+        end where a check falls due; each detector takes a chunk in one `observe_batch`.
+        """
+        signals: list[Signal] = []
+        start, n = 0, len(events)
+        while start < n:
+            model, version = events[start].model, events[start].version
+            end = start + 1
+            while end < n and events[end].model == model and events[end].version == version:
+                end += 1
+            if model in self.sop.models:
+                signals += self._observe_run(events[start:end])
+            start = end
+        return signals
+
+    def _observe_run(self, run: Sequence[InferenceEvent]) -> list[Signal]:
+        """Events of one (model, version), fed in chunks that end at a check."""
+        first = run[0]
+        watch = self._watch(first.model, first.version)
+        reference = self.references[first.model]
+        detectors = tuple(watch.detectors.values())
+        signals: list[Signal] = []
+        pos = 0
+        while pos < len(run):
+            chunk = run[pos : pos + self.check_every - watch.seen % self.check_every]
+            pos += len(chunk)
+            if not reference.frozen:  # filled in event order, before detectors see them
+                for event in chunk:
+                    if event.route is Route.CHAMPION and event.error is None:
+                        reference.add(event.features, event.prediction)
+            for detector in detectors:
+                detector.observe_batch(chunk)
+            watch.seen += len(chunk)
+            if watch.seen % self.check_every == 0:
+                signals += self._check(first.model, first.version, watch, chunk[-1])
+        return signals
 
     def observe_label(self, label: LabelEvent) -> list[Signal]:
         """Labels carry no version: offer them to every watched version of the model, and

@@ -52,9 +52,18 @@ def is_missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and not math.isfinite(value))
 
 
+_PLAIN_NUMBERS = frozenset({float, int})
+
+
 def split_numeric(values: Sequence[object]) -> tuple[FloatArray, int]:
     """The numbers in `values`, and how many entries were missing or not numbers."""
-    present = np.array([float(v) for v in values if is_number(v)], dtype=np.float64)
+    if set(map(type, values)) <= _PLAIN_NUMBERS:
+        # The common case, converted in C: plain floats and ints, non-finite ones dropped
+        # (bools, strings and None need the per-value check below).
+        everything = np.array(values, dtype=np.float64)
+        present = everything[np.isfinite(everything)]
+    else:
+        present = np.array([float(v) for v in values if is_number(v)], dtype=np.float64)
     return present, len(values) - present.size
 
 

@@ -105,6 +105,11 @@ class WindowedDetector(Detector, Generic[T]):
         if value is not None:
             self._values.append(value)
 
+    def observe_batch(self, events: Sequence[InferenceEvent]) -> None:
+        # One comprehension and one bounded `extend` instead of a call per event.
+        take = self._take
+        self._values.extend([v for e in events if (v := take(e)) is not None])
+
     def check(self) -> Reading | None:
         if len(self._values) < self.min_events:
             return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -120,6 +120,7 @@ class Triage:
     incident: Incident
     created: bool
     raised: bool  # severity went up on an incident that was already open
+    flapping: bool = False  # joined an incident resolved within the cooldown: no action
 
 
 def _active(session: Session, model: str, incident_type: str, segment: str) -> Incident | None:
@@ -145,11 +146,24 @@ def open_or_join(
     owner: str,
     started_at: datetime,
     ack_by: datetime,
+    cooldown: timedelta = timedelta(0),
+    deployed_at: datetime | None = None,
 ) -> Triage:
-    """Group a signal into the open incident for (model, type, segment), or open one."""
+    """Group a signal into the open incident for (model, type, segment), or open one. A
+    worse signal raises the severity at once, and its ack deadline if that is sooner.
+
+    With no open incident, a signal no more severe than one resolved less than `cooldown`
+    ago is flapping: it joins that incident's timeline, which stays resolved. A deploy of
+    the signal's version since then (`deployed_at`) is a change, so its signal is news."""
     seg = segment_key(signal.segment)
     incident = _active(session, signal.model, cls.incident_type.value, seg)
     created = raised = False
+    if incident is None and cooldown > timedelta(0):
+        since = signal.at - cooldown
+        resolved = _recently_resolved(session, signal, cls, seg, since, deployed_at)
+        if resolved is not None:
+            _add_signal(session, resolved, signal, cls, flapping=True)
+            return Triage(resolved, created=False, raised=False, flapping=True)
     if incident is None:
         incident = Incident(
             model=signal.model,
@@ -180,6 +194,8 @@ def open_or_join(
         before = snapshot(incident)
         incident.severity = int(cls.severity)
         raised = True
+        if incident.acknowledged_at is None:  # the worse severity's deadline, if sooner
+            incident.ack_by = min(incident.ack_by, ack_by) if incident.ack_by else ack_by
         note(
             session,
             incident,
@@ -202,7 +218,42 @@ def open_or_join(
     return Triage(incident, created, raised)
 
 
-def _add_signal(session: Session, incident: Incident, signal: Signal, cls: Classification) -> None:
+def _recently_resolved(
+    session: Session,
+    signal: Signal,
+    cls: Classification,
+    segment: str,
+    since: datetime,
+    deployed_at: datetime | None,
+) -> Incident | None:
+    """The incident for the signal's key resolved after `since`, unless the signal is
+    worse or its version was deployed after the resolution (both news, not flapping)."""
+    query = (
+        select(Incident)
+        .where(
+            Incident.model == signal.model,
+            Incident.incident_type == cls.incident_type.value,
+            Incident.segment == segment,
+            Incident.status == Status.RESOLVED.value,
+            Incident.resolved_at > since,
+        )
+        .order_by(Incident.resolved_at.desc())
+        .limit(1)
+    )
+    incident = session.scalars(query).first()
+    if incident is None or incident.resolved_at is None or cls.severity > incident.severity:
+        return None
+    return None if deployed_at and deployed_at > incident.resolved_at else incident
+
+
+def _add_signal(
+    session: Session,
+    incident: Incident,
+    signal: Signal,
+    cls: Classification,
+    *,
+    flapping: bool = False,
+) -> None:
     r = signal.reading
     session.add(
         SignalRow(
@@ -227,8 +278,14 @@ def _add_signal(session: Session, incident: Incident, signal: Signal, cls: Class
         at=signal.at,
         kind="signal",
         actor="ripcord",
-        message=f"{cls.severity.label} {cls.incident_type.value}: {signal.summary}",
-        data={"detector": signal.detector, "value": r.value, "threshold": r.threshold},
+        message=f"{cls.severity.label} {cls.incident_type.value}: {signal.summary}"
+        + (" (flapping: resolved within the cooldown; not reopened)" if flapping else ""),
+        data={
+            "detector": signal.detector,
+            "value": r.value,
+            "threshold": r.threshold,
+            **({"flapping": True} if flapping else {}),
+        },
     )
 
 

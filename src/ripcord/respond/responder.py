@@ -18,10 +18,12 @@ from ripcord.detect.base import Signal
 from ripcord.errors import NotFoundError
 from ripcord.incidents import lifecycle, service
 from ripcord.incidents.lifecycle import Status
+from ripcord.incidents.oncall import who_is_on_call
 from ripcord.notify.base import MessageKind, Notification
 from ripcord.notify.messages import IncidentFacts, render
 from ripcord.registry.local import Health
 from ripcord.respond.breaker import BreakerState
+from ripcord.respond.escalation import Escalator
 from ripcord.respond.rollback import Step
 from ripcord.sop.schema import ResponseSpec
 from ripcord.sop.severity import Classification, Severity
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 class Responder:
     def __init__(self, app: Ripcord) -> None:
         self.app = app
+        self.escalator = Escalator(app)
 
     def handle(self, signal: Signal) -> Incident:
         """Record the signal in an incident and contain at once; then try the rollback.
@@ -116,8 +119,10 @@ class Responder:
 
     def resume(self) -> None:
         """After a restart: carry on every rollback left mid-way, and start the ones a crash
-        prevented from starting (an active incident whose severity calls for one)."""
+        prevented from starting (an active incident whose severity calls for one); send
+        the escalation pages a crash left unsent."""
         app = self.app
+        self.escalator.flush()
         with app.db.session() as session:
             active = [s.value for s in lifecycle.ACTIVE]
             incidents = list(session.scalars(select(Incident).where(Incident.status.in_(active))))
@@ -156,14 +161,16 @@ class Responder:
             cls.incident_type, app.sop.models[signal.model].owner
         )
         minutes = app.sop.escalation.ack_minutes.get(cls.severity.label, 60)
-        started = app.deployed_at(signal.model, signal.version) or signal.at
+        deployed = app.deployed_at(signal.model, signal.version)
         return service.open_or_join(
             session,
             signal,
             cls,
             owner=owner_team,
-            started_at=started,
+            started_at=deployed or signal.at,
             ack_by=signal.at + timedelta(minutes=minutes),
+            cooldown=timedelta(minutes=app.sop.triage.cooldown_minutes),
+            deployed_at=deployed,
         )
 
     def _fail_verification(self, session: Session, signal: Signal) -> None:
@@ -261,11 +268,14 @@ class Responder:
         if step is Step.VERIFYING:
             app.verifier.start_rollback(action, incident.model)
         elif step is Step.AWAITING_APPROVAL:
+            given = action.data.get("approvals", [])
+            needed = app.sop.rollback.approvals(Severity(incident.severity))
             self.page(
                 incident,
                 MessageKind.UPDATE,
-                f"approval needed: roll back to {action.data['target']} (action {action.id})",
-                to=app.sop.rollback.approvers,
+                f"approval needed ({len(given)} of {needed}): roll back to "
+                f"{action.data['target']} (action {action.id})",
+                to=tuple(p for p in app.sop.rollback.approvers if p not in given),
             )
         elif step is Step.ESCALATED:
             self.page(
@@ -275,60 +285,27 @@ class Responder:
             self.page(incident, MessageKind.RESOLVED, f"resolved: {action.data['target']} verified")
 
     def escalate_overdue(self) -> list[int]:
-        """Page the backup for every active incident whose ack deadline has passed, and set
-        a new deadline; the escalation is on the timeline, so a restart does not repeat it."""
-        app, now = self.app, self.app.clock.now()
-        with app.db.session() as session:
-            query = select(Incident).where(
-                Incident.status.in_([s.value for s in lifecycle.ACTIVE]),
-                Incident.acknowledged_at.is_(None),
-                Incident.ack_by < now,
-            )
-            overdue = list(session.scalars(query))
-            for incident in overdue:
-                person = self._escalation_target(incident)
-                minutes = app.sop.escalation.ack_minutes.get(Severity(incident.severity).label, 60)
-                incident.ack_by = now + timedelta(minutes=minutes)
-                service.note(
-                    session,
-                    incident,
-                    at=now,
-                    kind="escalation",
-                    actor="ripcord",
-                    message=f"not acknowledged in time: paging {person}",
-                    data={"to": person},
-                )
-                audit.append(
-                    session,
-                    at=now,
-                    actor="ripcord",
-                    action="incident.escalate",
-                    subject=f"incident:{incident.id}",
-                    after={"to": person},
-                )
-        for incident in overdue:
-            person = self._escalation_target(incident)
-            self.page(
-                incident,
-                MessageKind.PAGE,
-                f"ESCALATED, not acknowledged: {incident.title.removeprefix(incident.model + ' ')}",
-                to=(person,),
-            )
-        return [i.id for i in overdue]
-
-    def _escalation_target(self, incident: Incident) -> str:
-        team = self.app.sop.teams.get(incident.owner or "")
-        return (team.backup or team.primary) if team else incident.owner or "on-call"
+        """Page the next level for every unacknowledged incident whose deadline passed
+        (respond/escalation.py); the timer is stored, so a restart neither repeats nor
+        loses a page."""
+        return self.escalator.run()
 
     # -- notifications --------------------------------------------------------------------
     def page(
-        self, incident: Incident, kind: MessageKind, title: str, to: tuple[str, ...] | None = None
+        self,
+        incident: Incident,
+        kind: MessageKind,
+        title: str,
+        to: tuple[str, ...] | None = None,
+        team: str | None = None,
     ) -> None:
+        """To `to` (default: the owner's on-call primary) through `team`'s channels."""
         app = self.app
-        team_name = incident.owner or app.sop.models[incident.model].owner
-        team = app.sop.teams.get(team_name)
-        recipients = list(to) if to else [team.primary if team else team_name]
-        channels = list(team.channels) if team else list(app.sop.channels)
+        team_name = team or incident.owner or app.sop.models[incident.model].owner
+        spec = app.sop.teams.get(team_name)
+        on_call = who_is_on_call(spec, app.clock.now())[0] if spec else team_name
+        recipients = list(to) if to else [on_call]
+        channels = list(spec.channels) if spec else list(app.sop.channels)
         title, body = render(kind, self.facts(incident, title, kind), app.templates)
         for person in recipients:
             message = Notification(

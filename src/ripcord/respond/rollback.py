@@ -33,6 +33,7 @@ from ripcord.respond.golden import GoldenSet, Validation, validate
 from ripcord.respond.plan import plan
 from ripcord.respond.routing import RoutingTable
 from ripcord.sop.schema import Sop
+from ripcord.sop.severity import Severity
 from ripcord.store import audit
 from ripcord.store.tables import Action, Incident
 
@@ -104,12 +105,42 @@ class Rollback:
                 return step
 
     def approve(self, session: Session, action: Action, *, actor: str) -> None:
+        """Record one approval (in `data["approvals"]`, audited); the rollback goes on once
+        the SOP's count for the incident's severity is reached, from distinct approvers."""
         self._check_decider(action, actor)
         if actor == action.proposed_by:
             raise ApprovalError(f"approver: {actor!r} proposed this rollback and cannot approve it")
+        approvals = [*action.data.get("approvals", [])]
+        if actor in approvals:
+            raise ApprovalError(f"approver: {actor!r} already approved action {action.id}")
+        action.data = {**action.data, "approvals": [*approvals, actor]}
+        incident = service.get(session, action.incident_id)
+        needed = self.sop.rollback.approvals(Severity(incident.severity))
+        self._record_approval(session, incident, action, actor, needed)
+        if len(approvals) + 1 < needed:
+            return
         action.approved_by = actor
         self._set(
             session, action, Step.PROMOTING, actor, f"rollback to {action.data['target']} approved"
+        )
+
+    def _record_approval(
+        self, session: Session, incident: Incident, action: Action, actor: str, needed: int
+    ) -> None:
+        given = action.data["approvals"]
+        message = f"rollback to {action.data['target']}: approval {len(given)} of {needed}"
+        at, data = self.now(), {"action": action.id, "approvals": given, "needed": needed}
+        service.note(
+            session, incident, at=at, kind="approval", actor=actor, message=message, data=data
+        )
+        audit.append(
+            session,
+            at=at,
+            actor=actor,
+            action="rollback.approve",
+            subject=f"action:{action.id}",
+            reason=message,
+            after=data,
         )
 
     def reject(self, session: Session, action: Action, *, actor: str, reason: str) -> None:

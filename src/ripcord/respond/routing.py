@@ -23,9 +23,14 @@ class RoutingTable:
         self.breakers: dict[str, CircuitBreaker] = {}
 
     def load(self, session: Session) -> None:
-        """(Re)read every row: memory follows the database."""
+        """(Re)read every row: memory follows the database. A breaker that another process
+        moved starts counting afresh, as `apply` does here."""
         for row in session.scalars(select(Routing)):
-            self._breaker(row.model).state = _state(row)
+            cb, state = self._breaker(row.model), _state(row)
+            moved = cb.state.breaker is not state.breaker
+            cb.state = state
+            if moved:
+                cb.set(state.breaker)
 
     def _breaker(self, model: str) -> CircuitBreaker:
         if model not in self.breakers:

@@ -14,8 +14,16 @@ from pydantic import ValidationError
 from ripcord.detect.base import DetectorRegistry, Reference
 from ripcord.errors import Problem, SopError, problems_from
 from ripcord.notify.build import sop_problems as notify_problems
+from ripcord.sop.alertmanager import alertmanager_problems
+from ripcord.sop.gateway import gateway_problems
 from ripcord.sop.schema import ModelSop, Sop
-from ripcord.sop.severity import Severity, SeverityPolicy
+from ripcord.sop.severity import (
+    DEFAULT_RULES,
+    EXTERNAL_ALERT,
+    Severity,
+    SeverityPolicy,
+    external_rules,
+)
 
 SEVERITIES = [s.label for s in sorted(Severity, reverse=True)]
 
@@ -48,9 +56,15 @@ def load(path: Path, detectors: DetectorRegistry) -> Sop:
 
 
 def policy(sop: Sop) -> SeverityPolicy:
+    """The SOP's rules (or the default table). External alerts get the rules for the type
+    the `alertmanager:` section names, unless the SOP's own rules cover them."""
     if sop.severity.rules is None:
-        return SeverityPolicy()
-    return SeverityPolicy([r.to_rule() for r in sop.severity.rules])
+        rules = [r for r in DEFAULT_RULES if r.detector != EXTERNAL_ALERT]
+    else:
+        rules = [r.to_rule() for r in sop.severity.rules]
+    if all(r.detector != EXTERNAL_ALERT for r in rules):
+        rules += external_rules(sop.alertmanager.incident_type)
+    return SeverityPolicy(rules)
 
 
 def cross_check(sop: Sop, detectors: DetectorRegistry, *, base: Path) -> list[Problem]:
@@ -74,13 +88,15 @@ def cross_check(sop: Sop, detectors: DetectorRegistry, *, base: Path) -> list[Pr
                 Problem(f"escalation.teams.{kind.value}", team_name, "is not a defined team")
             )
     for i, rule in enumerate(sop.severity.rules or ()):
-        if rule.detector != "*" and rule.detector not in detectors:
+        if rule.detector not in ("*", EXTERNAL_ALERT) and rule.detector not in detectors:
             problems.append(
                 Problem(f"severity.rules[{i}].detector", rule.detector, "is not a detector type")
             )
     for name, model in sop.models.items():
         problems += _check_model(f"models.{name}", model, sop, detectors, base)
     problems += notify_problems(sop, base)
+    problems += gateway_problems(sop)
+    problems += alertmanager_problems(sop)
     return problems
 
 

@@ -9,10 +9,20 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
 
+from ripcord.sop.alertmanager import AlertmanagerSpec
 from ripcord.sop.gateway import GatewaySpec
 from ripcord.sop.guardrails import GuardrailSpec
+from ripcord.sop.schedule import Escalation, Team, TriageSpec
 from ripcord.sop.severity import IncidentType, Severity, SeverityRule
 
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")]
@@ -155,23 +165,6 @@ def _default_response() -> dict[str, ResponseSpec]:
     }
 
 
-def _default_ack() -> dict[str, PositiveInt]:
-    return {"SEV-1": 15, "SEV-2": 60, "SEV-3": 240, "SEV-4": 1440}
-
-
-class Team(_Strict):
-    primary: Name
-    backup: Name | None = None
-    channels: tuple[Name, ...] = ("console",)
-
-
-class Escalation(_Strict):
-    """Which team owns each incident type, and how soon a page must be acknowledged."""
-
-    teams: dict[IncidentType, Name] = Field(default_factory=dict)
-    ack_minutes: dict[str, PositiveInt] = Field(default_factory=_default_ack)
-
-
 EnvName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 EmailAddress = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
 
@@ -256,6 +249,8 @@ class CanaryPolicy(_Strict):
 
 class RollbackPolicy(_Strict):
     approvers: tuple[Name, ...] = ()
+    #: distinct approvers (never the proposer) a rollback needs, per SEV; 1 when left out
+    approvals_required: dict[str, PositiveInt] = Field(default_factory=dict)
     verification_events: PositiveInt = 300
     max_candidates: PositiveInt = 3
     #: the share of traffic the restored version gets at each verification step
@@ -266,7 +261,28 @@ class RollbackPolicy(_Strict):
         steps = self.traffic_steps
         if not steps or steps[-1] != 1.0 or list(steps) != sorted(set(steps)):
             raise ValueError(f"traffic_steps: {list(steps)} must rise strictly and end at 1.0")
+        for label, count in self.approvals_required.items():
+            if self.approvers and count > len(self.approvers):
+                raise ValueError(
+                    f"approvals_required.{label}: {count} is more than the "
+                    f"{len(self.approvers)} approver(s) listed under approvers"
+                )
         return self
+
+    @field_validator("approvals_required")
+    @classmethod
+    def _severities(cls, counts: dict[str, int]) -> dict[str, int]:
+        labels = {}
+        for key, count in counts.items():
+            try:
+                labels[Severity.parse(key).label] = count
+            except ValueError:
+                raise ValueError(f"{key!r} is not one of SEV-1, SEV-2, SEV-3, SEV-4") from None
+        return labels
+
+    def approvals(self, severity: Severity) -> int:
+        """How many distinct approvers a rollback at `severity` needs."""
+        return self.approvals_required.get(severity.label, 1)
 
 
 _TRACKING_SCHEMES = ("http://", "https://", "sqlite:///", "file:", "postgresql", "mysql")
@@ -315,6 +331,7 @@ class Sop(_Strict):
     response: dict[str, ResponseSpec] = Field(default_factory=_default_response)
     teams: dict[Name, Team] = Field(default_factory=dict)
     escalation: Escalation = Escalation()
+    triage: TriageSpec = TriageSpec()
     channels: dict[Name, ChannelSpec] = Field(
         default_factory=lambda: {"console": ChannelSpec(type="console")}
     )
@@ -324,3 +341,4 @@ class Sop(_Strict):
     templates: MessageTemplatesSpec = MessageTemplatesSpec()
     registry: RegistrySpec = RegistrySpec()
     gateway: GatewaySpec | None = None  # `ripcord gateway`: upstreams per version
+    alertmanager: AlertmanagerSpec = AlertmanagerSpec()  # POST /v1/alertmanager: labels → SEV

@@ -68,6 +68,20 @@ def _rule(
     return SeverityRule(detector, sev, kind, name=name, **cond)
 
 
+#: the family of signals built from alerts that come from outside (Alertmanager)
+EXTERNAL_ALERT = "external_alert"
+
+
+def external_rules(kind: IncidentType) -> tuple[SeverityRule, ...]:
+    """Rules for external alerts. Their reading's value is the urgency the alert's labels
+    were mapped to through the SOP's `alertmanager:` section (Severity's value: 1 is SEV-4,
+    4 is SEV-1), so each SEV has its rule; `kind` is the type that section names."""
+    return tuple(
+        _rule(EXTERNAL_ALERT, sev, kind, f"external alert at {sev.label}", above=sev - 0.5)
+        for sev in Severity
+    )
+
+
 S, T = Severity, IncidentType
 DEFAULT_RULES: tuple[SeverityRule, ...] = (
     _rule("error_rate", S.SEV1, T.INFRASTRUCTURE, "model down: error rate over 50 %", above=0.5),
@@ -81,6 +95,7 @@ DEFAULT_RULES: tuple[SeverityRule, ...] = (
     _rule("latency", S.SEV3, T.INFRASTRUCTURE, "p95 latency over target"),
     _rule("cusum", S.SEV3, T.MODEL_QUALITY, "sustained mean shift (CUSUM)"),
     _rule("page_hinkley", S.SEV3, T.MODEL_QUALITY, "sustained mean shift (Page-Hinkley)"),
+    *external_rules(T.INFRASTRUCTURE),
     _rule("*", S.SEV4, T.MODEL_QUALITY, "any other signal"),
 )
 

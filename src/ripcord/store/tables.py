@@ -126,7 +126,12 @@ class Incident(Base):
     recovering_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     reviewed_at: Mapped[datetime | None]
-    ack_by: Mapped[datetime | None]
+    ack_by: Mapped[datetime | None]  # when the next escalation is due (None: no more)
+    #: escalation pages decided (0: only the first page, to the on-call primary; repeats of
+    #: the last level count too) and how many of them were handed to the channels: a page
+    #: decided but not sent (a crash in between) is sent on restart, never twice
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    escalation_paged: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class TimelineEntry(Base):
@@ -236,3 +241,37 @@ class ApiToken(Base):
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+
+
+class AlertGroup(Base):
+    """An Alertmanager group (its `groupKey`) and the one incident it maps to. The key is
+    kept whole and found by its SHA-256, so a long key needs no long index."""
+
+    __tablename__ = "alert_groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    group_key: Mapped[str] = mapped_column(Text)
+    receiver: Mapped[str] = mapped_column(Text, default="")
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ExternalAlert(Base):
+    """One alert of a group, by its fingerprint: what de-duplicates Alertmanager's repeats."""
+
+    __tablename__ = "external_alerts"
+    __table_args__ = (UniqueConstraint("group_id", "fingerprint"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("alert_groups.id"))
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(Text)  # the alertname label
+    status: Mapped[str] = mapped_column(String(20))  # firing | resolved
+    severity: Mapped[int]
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
