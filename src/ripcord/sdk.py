@@ -124,7 +124,7 @@ class Guard:
     ) -> Served:
         start = time.perf_counter()
         rid = request_id or uuid.uuid4().hex
-        pass  # TEMP
+        self.refresher.maybe()
         state = self.app.routes.state(self.model)
         features = decide.substitute(state, features)
         fixed = self.fixed_version if self.fixed is not None else None

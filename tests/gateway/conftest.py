@@ -94,7 +94,7 @@ class Stack:
         body = GOOD if features is None else features
         return self.client.post(f"/models/{model}/predict", json=body, headers=headers)
 
-    def synced(self, model: str = MODEL, within: float = 1.0) -> float:
+    def synced(self, model: str = MODEL, within: float = 10.0) -> float:
         """Seconds until the gateway serves the routing revision `ops` stored last."""
         start = time.monotonic()
         wanted = self.ops.routes.state(model).revision

@@ -28,7 +28,7 @@ def test_a_failing_upstream_is_answered_by_the_fallback_and_trips_the_breaker(
     start = time.monotonic()
     answers = [stack.predict(rid=f"f{i}").json() for i in range(5)]
     if mode == "hang":  # each waits the gateway's timeout, no longer
-        assert time.monotonic() - start < 5 * (TIMEOUT_S + 0.4)
+        assert time.monotonic() - start < 5 * (TIMEOUT_S + 2.0)  # not the 1 s-plus hang each
     assert {(a["route"], a["version"], a["answered_by"], a["prediction"]) for a in answers} == {
         ("champion", "v1", "fallback", 1)  # the SOP's fallback rule answers
     }

@@ -6,7 +6,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,16 +74,14 @@ def test_the_command_serves_records_and_follows_the_table(
 
         poll(stored, within=5.0)  # recorded by the runtime process
         controls.kill(ops, MODEL, on=True, actor="alice", reason="stop")
-        start = time.monotonic()
         poll(
             lambda: client.post(f"/models/{MODEL}/predict", json=GOOD).status_code == 503,
-            within=1.0,
+            within=10.0,  # the 0.5 s refresh period is tested with an injected clock
         )
-        assert time.monotonic() - start < 1.0
         controls.kill(ops, MODEL, on=False, actor="alice", reason="go")
         poll(
             lambda: client.post(f"/models/{MODEL}/predict", json=GOOD).status_code == 200,
-            within=1.0,
+            within=10.0,
         )
         v1.mode = "fail"
         for _ in range(5):

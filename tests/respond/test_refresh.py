@@ -29,9 +29,11 @@ def test_a_kill_switch_set_elsewhere_reaches_a_running_guard(
     )
     try:
         controls.kill(other, MODEL, on=True, actor="alice", reason="from another process")
-        start = time.monotonic()
+        # The refresher polls every 0.5 s (its timing is tested with an injected clock
+        # below); the deadline here is generous so a loaded machine cannot make it flaky.
+        deadline = time.monotonic() + 10.0
         while guard(GOOD).route is not Route.KILLED:
-            assert time.monotonic() - start < 1.0, "the change did not arrive within a second"
+            assert time.monotonic() < deadline, "the change never reached the guard"
     finally:
         other.close()
 

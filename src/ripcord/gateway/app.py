@@ -1,7 +1,7 @@
-"""The gateway's ASGI app: `create_gateway(rc)` builds a Starlette app around one runtime.
+"""The gateway's ASGI app (Starlette), served by uvicorn.
 
     POST /models/{model}/predict     JSON object of features → the answer, routed
-    GET  /healthz                    liveness, queue drops, routing revisions
+    GET  /healthz                    liveness, runtime state, drops, routing revisions
 
 A request's id comes from the `X-Request-Id` header (one is made when it is missing) and
 goes back in the same header; canary assignment is sticky per id. Answers:

@@ -28,6 +28,7 @@ from ripcord.store.tables import Routing
 log = logging.getLogger(__name__)
 
 Stamp = tuple[int, int]
+_STAMP = select(func.count(), func.coalesce(func.sum(Routing.revision), 0)).select_from(Routing)
 
 
 class Refresher:
@@ -65,16 +66,15 @@ class Refresher:
         reloaded. A database that cannot be read keeps the routing in memory as it was."""
         self.checked_at = self.clock()
         try:
+            with self.db.engine.connect() as connection:  # lighter than an ORM session
+                count, total = connection.execute(_STAMP).one()
+            stamp = (int(count), int(total))
+            if stamp == self.stamp:
+                return False
             with self.db.session() as session:
-                count, total = session.execute(
-                    select(func.count(), func.coalesce(func.sum(Routing.revision), 0))
-                ).one()
-                stamp = (int(count), int(total))
-                if stamp == self.stamp:
-                    return False
                 self.routes.load(session)
         except Exception:  # a locked or unreachable store: keep serving, try next time
             log.exception("routing refresh failed; keeping the routing in memory")
             return False
-        self.stamp = stamp
+        self.stamp = stamp  # read before the rows: a change in between is read next time
         return True
