@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Self
 
 import httpx
 
@@ -165,3 +166,32 @@ class JsonPoster:
             retry_after = retry_after_seconds(response.headers.get("Retry-After"), self.now)
         retryable = status == 429 or status >= 500
         return Failure(scrub(error, self._secrets), retryable, status, retry_after)
+
+
+class PostingChannel:
+    """What every channel that posts over HTTP shares: a `JsonPoster` in `_poster`, a
+    loggable target, closing, use as a context manager, and `send` = `deliver`."""
+
+    _poster: JsonPoster
+
+    @property
+    def target(self) -> str:
+        """Where messages go, safe to show or log."""
+        return self._poster.target
+
+    def close(self) -> None:
+        """Close the connection pool (the channel is unusable afterwards)."""
+        self._poster.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def send(self, message: Notification) -> None:
+        """Deliver `message` or raise DeliveryError; see `deliver`."""
+        self.deliver(message)
+
+    def deliver(self, message: Notification) -> int:
+        raise NotImplementedError

@@ -29,7 +29,7 @@ from pydantic import SecretStr
 
 from ripcord.clock import Clock
 from ripcord.notify.base import MessageKind, Notification
-from ripcord.notify.http import JsonPoster, parse_url
+from ripcord.notify.http import JsonPoster, PostingChannel, parse_url
 from ripcord.notify.retry import MAX_RETRY_AFTER_S, RetryPolicy, Sleep
 
 logger = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def event(message: Notification, routing_key: str, *, source: str | None = None)
     return body
 
 
-class PagerDutyChannel:
+class PagerDutyChannel(PostingChannel):
     """Sends alert events to PagerDuty; raises DeliveryError once it gives up.
 
     `url` defaults to the official enqueue endpoint; tests point it at a loopback server.
@@ -158,22 +158,6 @@ class PagerDutyChannel:
 
     def __repr__(self) -> str:
         return f"PagerDutyChannel(name={self.name!r}, url={self.target!r}, retries={self.retries})"
-
-    @property
-    def target(self) -> str:
-        return self._poster.target
-
-    def close(self) -> None:
-        self._poster.close()
-
-    def __enter__(self) -> PagerDutyChannel:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def send(self, message: Notification) -> None:
-        self.deliver(message)
 
     def deliver(self, message: Notification) -> int:
         """Send `message` as an event, retrying transient failures; return the attempts."""

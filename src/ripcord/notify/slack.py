@@ -29,7 +29,7 @@ from pydantic import SecretStr
 
 from ripcord.clock import Clock
 from ripcord.notify.base import MessageKind, Notification
-from ripcord.notify.http import JsonPoster, parse_url
+from ripcord.notify.http import JsonPoster, PostingChannel, parse_url
 from ripcord.notify.retry import MAX_RETRY_AFTER_S, RetryPolicy, Sleep
 
 logger = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def payload(message: Notification) -> dict[str, Any]:
     return {"text": fallback(message), "blocks": blocks(message)}
 
 
-class SlackChannel:
+class SlackChannel(PostingChannel):
     """Posts to a Slack incoming webhook; raises DeliveryError once it gives up.
 
     Retries like the webhook channel (Slack answers 429 with Retry-After when rate
@@ -158,23 +158,6 @@ class SlackChannel:
 
     def __repr__(self) -> str:
         return f"SlackChannel(name={self.name!r}, url={self.target!r}, retries={self.retries})"
-
-    @property
-    def target(self) -> str:
-        """Where messages go, safe to show or log (the host only)."""
-        return self._poster.target
-
-    def close(self) -> None:
-        self._poster.close()
-
-    def __enter__(self) -> SlackChannel:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def send(self, message: Notification) -> None:
-        self.deliver(message)
 
     def deliver(self, message: Notification) -> int:
         """Post `message`, retrying transient failures; return the attempts it took."""

@@ -29,7 +29,13 @@ from pydantic import SecretStr
 
 from ripcord.clock import Clock, SystemClock
 from ripcord.notify.base import Notification
-from ripcord.notify.http import JsonPoster, parse_url, redact_url, retry_after_seconds
+from ripcord.notify.http import (
+    JsonPoster,
+    PostingChannel,
+    parse_url,
+    redact_url,
+    retry_after_seconds,
+)
 from ripcord.notify.retry import MAX_BACKOFF_S, MAX_RETRY_AFTER_S, RetryPolicy, Sleep
 
 logger = logging.getLogger(__name__)
@@ -58,7 +64,7 @@ def sign(secret: str, timestamp: int, body: str) -> str:
     return f"sha256={mac.hexdigest()}"
 
 
-class WebhookChannel:
+class WebhookChannel(PostingChannel):
     """POSTs `Notification.to_json()` to `url`; raises DeliveryError once it gives up.
 
     `retries` is the number of extra attempts after the first; `sleep` and `clock` are
@@ -116,20 +122,6 @@ class WebhookChannel:
     def target(self) -> str:
         """Where messages go, safe to show or log."""
         return redact_url(self.url)
-
-    def close(self) -> None:
-        """Close the connection pool (the channel is unusable afterwards)."""
-        self._poster.close()
-
-    def __enter__(self) -> WebhookChannel:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def send(self, message: Notification) -> None:
-        """Deliver `message` or raise DeliveryError; see `deliver`."""
-        self.deliver(message)
 
     def deliver(self, message: Notification) -> int:
         """Deliver `message`, retrying transient failures; return the attempts it took."""
