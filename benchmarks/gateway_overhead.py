@@ -52,6 +52,7 @@ ROW = {
     "utilization": 0.3,
 }
 WARMUP_S = 1.0
+QS = ("p50", "p99")
 
 
 @contextmanager
@@ -243,6 +244,26 @@ def _run(
     return figures(latencies, cpu), events(home), health
 
 
+def show(result: dict[str, float], title: str, recorded: int, dropped: int, load: float) -> None:
+    table = Table(title=title)
+    for column in ("path", "requests", "failed", "p50", "p99"):
+        table.add_column(column, justify="right")
+    for name in ("direct", "gateway"):
+        cells = [result[f"{name}_{k}"] for k in ("requests", "failed")]
+        table.add_row(name, *map(str, cells), *(f"{result[f'{name}_{q}_ms']:.2f}" for q in QS))
+    table.add_row("added", "", "", *(f"{result[f'gateway_added_{q}_ms']:.2f}" for q in QS))
+    console = Console()
+    console.print(table)
+    console.print(
+        f"inference events recorded by the gateway: {recorded}; dropped on a full queue: "
+        f"{dropped}; CPU per request through the gateway (ms): gateway "
+        f"{result['gateway_cpu_ms_per_request']:.2f}, its runtime process "
+        f"{result['runtime_cpu_ms_per_request']:.2f}, model server "
+        f"{result['model_cpu_ms_per_request']:.2f}; {os.cpu_count()} cores, load average "
+        f"before the run {load:.2f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="5 s per path instead of 20")
@@ -250,52 +271,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None, help="measured seconds per path")
     args = parser.parse_args()
     seconds = args.seconds or (5.0 if args.quick else 20.0)
-    rounds = 2 if args.quick else 4
-    load_before = os.getloadavg()[0]
-    result, recorded, health = run(args.rate, seconds, rounds)
-    table = Table(title=f"gateway overhead at {args.rate:g} req/s, {seconds:g} s per path (ms)")
-    for column in ("path", "requests", "failed", "p50", "p99"):
-        table.add_column(column, justify="right")
-    for name in ("direct", "gateway"):
-        table.add_row(
-            name,
-            str(result[f"{name}_requests"]),
-            str(result[f"{name}_failed"]),
-            f"{result[f'{name}_p50_ms']:.2f}",
-            f"{result[f'{name}_p99_ms']:.2f}",
-        )
-    table.add_row(
-        "added",
-        "",
-        "",
-        f"{result['gateway_added_p50_ms']:.2f}",
-        f"{result['gateway_added_p99_ms']:.2f}",
-    )
-    console = Console()
-    console.print(table)
-    console.print(
-        f"inference events recorded by the gateway: {recorded}; "
-        f"dropped on a full queue: {health['dropped']}; cores: {os.cpu_count()}"
-    )
-    console.print(
-        "CPU per request through the gateway (ms): "
-        f"gateway {result['gateway_cpu_ms_per_request']:.2f}, "
-        f"its runtime process {result['runtime_cpu_ms_per_request']:.2f}, "
-        f"model server {result['model_cpu_ms_per_request']:.2f}; "
-        f"load average before the run {load_before:.2f}"
-    )
+    load = os.getloadavg()[0]
+    result, recorded, health = run(args.rate, seconds, rounds=2 if args.quick else 4)
+    title = f"gateway overhead at {args.rate:g} req/s, {seconds:g} s per path (ms)"
+    show(result, title, recorded, health["dropped"], load)
     summary = {k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}
-    print(
-        json.dumps(
-            {
-                "rate": args.rate,
-                "seconds": seconds,
-                **summary,
-                "events": recorded,
-                "load_average": round(load_before, 2),
-            }
-        )
-    )
+    figures = {"rate": args.rate, "seconds": seconds, **summary, "events": recorded}
+    print(json.dumps(figures | {"load_average": round(load, 2)}))
 
 
 if __name__ == "__main__":
