@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ripcord.registry.local import Health
@@ -27,7 +27,10 @@ if TYPE_CHECKING:
 WINDOW = 5_000  # the most recent answers of each side that are compared
 
 
-def observed(session: Session, model: str, version: str, routes: tuple[str, ...]) -> Observed:
+def observed(
+    session: Session, model: str, version: str, routes: tuple[str, ...], since_id: int = 0
+) -> Observed:
+    """A version's most recent answers (at most WINDOW), from event id `since_id` on."""
     query = (
         select(EventRow.payload)
         .where(
@@ -35,6 +38,7 @@ def observed(session: Session, model: str, version: str, routes: tuple[str, ...]
             EventRow.kind == "inference",
             EventRow.version == version,
             EventRow.route.in_(routes),
+            EventRow.id >= since_id,
         )
         .order_by(EventRow.id.desc())
         .limit(WINDOW)
@@ -54,8 +58,17 @@ def review(rc: Ripcord, model: str, version: str) -> Analysis:
     serving = rc.routes.state(model).serving
     rc.flush()
     with rc.db.session() as session:
-        base = observed(session, model, serving or "", ("champion",))
-        cand = observed(session, model, version, ("champion", "shadow"))
+        cand_routes = ("champion", "shadow")
+        first = session.scalar(
+            select(func.min(EventRow.id)).where(
+                EventRow.model == model,
+                EventRow.version == version,
+                EventRow.route.in_(cand_routes),
+            )
+        )
+        # the serving side over the same period only: both met the same machine and traffic
+        base = observed(session, model, serving or "", ("champion",), since_id=first or 0)
+        cand = observed(session, model, version, cand_routes)
     return analyze(base, cand, min_events=policy.min_events, alpha=policy.alpha)
 
 
