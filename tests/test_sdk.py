@@ -146,3 +146,21 @@ def test_the_fallback_can_be_another_model(tmp_path: Any, clock: Any) -> None:
         )
     finally:
         app.close()
+
+
+def test_a_registry_down_at_load_time_is_answered_by_the_fallback(
+    rc: Ripcord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ripcord.drills import credit
+    from ripcord.errors import RegistryError
+
+    rc.register("credit-risk", "v1", credit.train(), actor="ci")
+    rc.deploy("credit-risk", "v1", actor="ci")
+
+    def down(row: Any) -> Any:
+        raise RegistryError("mlflow://127.0.0.1:1", "load", "connection refused")
+
+    monkeypatch.setattr(rc.registry, "load", down)
+    served = rc.guard("credit-risk")(GOOD)
+    assert served.prediction == 1 and served.error is not None  # the fallback rule answered
+    assert "connection refused" in served.error

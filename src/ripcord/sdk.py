@@ -157,7 +157,10 @@ class Guard:
         """Call the model where the plan says so, then review its answer (see `decide`)."""
         output, error = None, None
         if decision.answer is Answer.MODEL:
-            output, error = self._call(self._predict(decision.version), features)
+            # loading the version happens inside the call: a registry that is down when a
+            # version is first needed fails this call like a model error, and the fallback answers
+            version = decision.version
+            output, error = self._call(lambda f: self._predict(version)(f), features)
             if error is not None:
                 decision = decide.failed(decision)
             else:
