@@ -39,17 +39,20 @@ from ripcord.notify import Delivery, Notifier, build_channels, deadletter
 from ripcord.notify.base import Channel, MessageKind
 from ripcord.notify.messages import MessageTemplates
 from ripcord.registry import build_registry
+from ripcord.registry.artifacts import ArtifactStore
 from ripcord.respond import canary
 from ripcord.respond.breaker import BreakerState
 from ripcord.respond.responder import Responder
 from ripcord.respond.rollback import Rollback, Step
 from ripcord.respond.routing import RoutingTable
+from ripcord.respond.targets import TargetVersions
 from ripcord.respond.verification import Verifier
 from ripcord.sdk import Guard
 from ripcord.sop import load as sop_load
 from ripcord.sop.schema import Sop
 from ripcord.store.db import Database, default_url
-from ripcord.store.tables import Action, Deployment, EventRow
+from ripcord.store.events import event_row, insert_rows
+from ripcord.store.tables import Action, Deployment
 
 log = logging.getLogger(__name__)
 SOP_MODEL = "is not a model in the SOP file"
@@ -76,15 +79,19 @@ class Ripcord:
         self.engine = DetectionEngine(sop, self.detectors)
         self.registry = build_registry(sop.registry, home / "artifacts", now=self.clock.now)
         self.routes = RoutingTable()
-        self.rollback = Rollback(sop, sop_dir, self.registry, self.routes, self.clock.now)
+        self.artifacts = ArtifactStore()
+        self.rollback = Rollback(
+            sop, sop_dir, self.registry, self.routes, self.clock.now, self.artifacts
+        )
         self.notifier = Notifier(
             channels if channels is not None else build_channels(sop.channels, people=sop.people),
             on_dead_letter=deadletter.recorder(db, self.clock),
         )
         self.templates = MessageTemplates.from_spec(sop.templates, base=sop_dir)
         self.verifier = Verifier(self)
+        self.targets = TargetVersions(self)  # config and dataset versions: record, activate
         self.flush_every = flush_every
-        self._pending: list[EventRow] = []
+        self._pending: list[dict[str, Any]] = []
         self.on_signal: list[Callable[[Signal], None]] = []
         self.on_delivery: list[Callable[[Delivery], None]] = []
         with db.session() as session:
@@ -177,12 +184,18 @@ class Ripcord:
     def ingest(self, event: Event) -> list[Signal]:
         """Store an event and run detection on it; signals are handled before returning."""
         self.model(event.model)
-        self._pending.append(_row(event))
+        self._pending.append(event_row(event))
+        return self._detect(event)
+
+    def _detect(self, event: Event) -> list[Signal]:
+        """Detection on one event (already stored or buffered); signals handled at once."""
         if isinstance(event, InferenceEvent):
             signals = self.engine.observe(event)
             self.verifier.count(event, signals)
         elif isinstance(event, LabelEvent):
             signals = self.engine.observe_label(event)
+        elif isinstance(event, FeedbackEvent):
+            signals = self.engine.observe_feedback(event)
         else:
             signals = []
         if signals or len(self._pending) >= self.flush_every:
@@ -221,7 +234,29 @@ class Ripcord:
 
     def ingest_batch(self, items: Sequence[Mapping[str, Any]]) -> list[Signal]:
         """Raw events (e.g. JSON): the batch is checked whole first, every bad item and
-        unknown model named, so a bad batch stores nothing."""
+        unknown model named, so a bad batch stores nothing; a good one is stored whole
+        (`ingest_stored`)."""
+        return self.ingest_stored(self.parse_batch(items))
+
+    def ingest_stored(self, events: Sequence[Event]) -> list[Signal]:
+        """Store `events` in one transaction, then run detection on each in order.
+
+        When this returns, every event is committed (an API answer means stored), and a
+        crash before the commit leaves none of them: never half a batch, which a client's
+        retry would double. Signals are handled after the events that raised them are on
+        disk, as with `ingest`."""
+        for event in events:
+            self.model(event.model)
+        self.flush()
+        with self.db.session() as session:
+            insert_rows(session, [event_row(e) for e in events])
+        self.responder.escalate_overdue()
+        canary.review_all(self)
+        return [s for e in events for s in self._detect(e)]
+
+    def parse_batch(self, items: Sequence[Mapping[str, Any]]) -> list[Event]:
+        """Validate raw events whole: EventError naming every bad item and field, and every
+        model the SOP file does not know. Reads only the SOP: safe beside ingestion."""
         events: list[Event] = []
         problems: list[Problem] = []
         for i, item in enumerate(items):
@@ -237,14 +272,14 @@ class Ripcord:
                 events.append(event)
         if problems:
             raise EventError("event batch", problems)
-        return self.ingest_many(events)
+        return events
 
     def flush(self) -> None:
         if not self._pending:
             return
         rows, self._pending = self._pending, []
         with self.db.session() as session:
-            session.add_all(rows)
+            insert_rows(session, rows)
 
     def trip(self, model: str, *, reason: str, actor: str = "ripcord") -> None:
         """Open the circuit breaker: traffic to the fallback until a rollback or a reset."""
@@ -342,15 +377,3 @@ class Ripcord:
     def close(self) -> None:
         self.flush()
         self.db.dispose()
-
-
-def _row(event: Event) -> EventRow:
-    return EventRow(
-        kind=event.kind,
-        model=event.model,
-        version=getattr(event, "version", None),
-        request_id=getattr(event, "request_id", None),
-        route=event.route.value if isinstance(event, InferenceEvent) else None,
-        at=event.timestamp,
-        payload=event.model_dump(mode="json"),
-    )

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from sqlalchemy import select
 
+from ripcord.cli_targets import config_app, parts_table
 from ripcord.errors import InputError, NotFoundError, Problem, RipcordError
 from ripcord.store.db import Database
 
@@ -131,8 +132,28 @@ def incidents_resolve(
     console.print(f"incident {incident_id} resolved by {actor}")
 
 
+@incidents_app.command("reopen")
+def incidents_reopen(
+    incident_id: int,
+    actor: Annotated[str, typer.Option()],
+    reason: Annotated[str, typer.Option()],
+    sop: SopPath = DEFAULT_SOP,
+) -> None:
+    """Reopen a resolved incident: a fresh ack deadline, the primary paged again."""
+    from ripcord.app import Ripcord
+    from ripcord.incidents import desk
+
+    rc = Ripcord.open(sop, home=Path.cwd())
+    try:
+        incident = desk.reopen(rc, incident_id, reason, actor=actor)
+    finally:
+        rc.close()
+    console.print(f"incident {incident_id} reopened by {actor}; ack by {incident.ack_by:%H:%M} UTC")
+
+
 rollback_app = typer.Typer(no_args_is_help=True, help="Rollback targets and their choice.")
 app.add_typer(rollback_app, name="rollback")
+app.add_typer(config_app, name="config")
 
 
 @rollback_app.command("plan")
@@ -149,6 +170,7 @@ def rollback_plan(model: str, sop: SopPath = DEFAULT_SOP) -> None:
         serving = rc.routes.state(model).serving
         with rc.db.session() as session:
             choices = plan(session, rc.registry, model, serving=serving)
+        parts = parts_table(rc, model)
     finally:
         rc.close()
     table = Table(
@@ -160,6 +182,8 @@ def rollback_plan(model: str, sop: SopPath = DEFAULT_SOP) -> None:
         check = {None: "never", True: "passed", False: "failed"}[c.last_validation]
         table.add_row(c.version, "[green]yes[/]" if c.eligible else "no", c.reason, check)
     console.print(table)
+    if parts is not None:
+        console.print(parts)
 
 
 @app.command()
@@ -285,6 +309,10 @@ def serve(
     no_auth: Annotated[
         bool, typer.Option("--no-auth", help="no API tokens: for local use only")
     ] = False,
+    max_queued_events: Annotated[
+        int,
+        typer.Option(min=1, help="ingestion answers 429 past this many events in its queue"),
+    ] = 10_000,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs, Prometheus at /metrics)."""
     import uvicorn
@@ -303,7 +331,8 @@ def serve(
             "no API tokens yet: make one with [bold]ripcord token create NAME --role admin[/]"
         )
     try:
-        uvicorn.run(create_app(rc, tokens_required=not no_auth), host=host, port=port)
+        api = create_app(rc, tokens_required=not no_auth, max_queued_events=max_queued_events)
+        uvicorn.run(api, host=host, port=port)
     finally:
         rc.close()
 

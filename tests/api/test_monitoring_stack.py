@@ -12,10 +12,13 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from ripcord.api import create_app
+from ripcord.api.webhook_auth import WebhookAuth
+from ripcord.app import Ripcord
 from ripcord.drills.demo import MODEL
 from ripcord.store.tables import Incident, TimelineEntry
 from tests.api import daemons
-from tests.api.conftest import Clients, state
+from tests.api.conftest import Clients, running, state
 from tests.api.test_ingest import inference
 
 pytestmark = pytest.mark.slow
@@ -120,3 +123,28 @@ def test_prometheus_scrapes_the_metrics_with_a_token(
         daemons.poll(lambda: value(url, events) == 3.0, within=WITHIN, what=events)
         [open_sev3] = query(url, 'ripcord_open_incidents{severity="SEV-3"}')
         assert open_sev3["metric"]["instance"] == target
+
+
+def test_alertmanager_posts_with_the_webhooks_own_bearer_token(
+    rc: Ripcord, tokens: dict[str, str], tmp_path: Path
+) -> None:
+    """Configured with a webhook credential, the receiver takes Alertmanager's
+    `http_config.authorization` with that shared token, and no API token instead."""
+    shared = "alertmanager-webhook-token-5d1e"
+    app = create_app(rc, alertmanager_auth=WebhookAuth(bearer_token=shared))
+    with running(app) as server:
+        r = httpx.post(
+            f"{server}/v1/alertmanager",
+            json={},
+            headers={"Authorization": f"Bearer {tokens['alice']}"},
+        )
+        assert r.status_code == 401, r.text
+        args, url = daemons.alertmanager(tmp_path, f"{server}/v1/alertmanager", shared)
+        with daemons.running(args, url=url, log=tmp_path / "alertmanager.log"):
+            push(url, an_alert("a", datetime.now(UTC) - timedelta(minutes=1)))
+            [incident] = daemons.poll(lambda: incidents(app), within=WITHIN, what="an incident")
+    assert incident.model == MODEL
+    with rc.db.session() as session:
+        query = select(TimelineEntry.actor).where(TimelineEntry.kind == "alert")
+        actors = set(session.scalars(query))
+    assert actors == {"alertmanager"}  # the webhook's actor, not a token's name

@@ -11,7 +11,7 @@ import pytest
 
 from ripcord.detect import CusumDetector, PageHinkleyDetector, default_registry
 from ripcord.detect.base import DetectorRegistry, Reference
-from ripcord.detect.changepoint import ChangePointDetector, arl0, tail_factor
+from ripcord.detect.changepoint import RECOVERY, ChangePointDetector, arl0, tail_factor
 from ripcord.detect.engine import DetectionEngine
 from ripcord.events import InferenceEvent, Route
 from ripcord.sop.schema import DetectorSpec, ModelSop, Sop
@@ -287,3 +287,33 @@ def test_engine_signals_once_and_policy_says_sev3(event: Event) -> None:
     assert len(signals) == 1  # latched and edge-triggered: one signal for one change
     assert signals[0].family == "cusum" and signals[0].reading.evidence["side"] == "up"
     assert SeverityPolicy().classify("cusum", signals[0].reading.value).severity is Severity.SEV3
+
+
+@pytest.mark.parametrize("family", [CusumDetector, PageHinkleyDetector])
+def test_a_latch_the_traffic_refutes_is_released_and_the_next_change_is_caught(
+    family: type[ChangePointDetector],
+) -> None:
+    rng = np.random.default_rng(11)
+    detector = family(name="cp", window=1, threshold=family.default_h, warmup=300)
+    for x in rng.normal(0.0, 1.0, 1000):
+        assert not detector.update(float(x))
+    burst = [detector.update(6.0) for _ in range(20)]  # a short glitch: a false alarm
+    assert burst[-1]
+    after = [detector.update(float(x)) for x in rng.normal(0.0, 1.0, RECOVERY + 100)]
+    released_at = after.index(False)
+    assert RECOVERY - 20 <= released_at <= RECOVERY + 100  # the burst's tail counts too
+    assert not any(after[released_at:])
+    reading = detector.check()
+    assert reading is not None and not reading.breached
+    shifted = [detector.update(float(x)) for x in rng.normal(1.0, 1.0, 400)]
+    assert any(shifted), "the real change after the false alarm was missed"
+
+
+def test_a_lasting_shift_stays_latched() -> None:
+    rng = np.random.default_rng(12)
+    detector = CusumDetector(name="cp", window=1, threshold=28.0, warmup=300)
+    for x in rng.normal(0.0, 1.0, 600):
+        detector.update(float(x))
+    states = [detector.update(float(x)) for x in rng.normal(1.0, 1.0, 3000)]
+    first = states.index(True)
+    assert all(states[first:])  # one alarm, held while the shift lasts

@@ -8,6 +8,7 @@ traffic and fire once that traffic shifts.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from inspect import signature
 
 import pytest
@@ -23,6 +24,23 @@ STATIONARY, SHIFT_AT = 600, 400
 Run = Callable[[Detector, object], list[Reading | None]]
 
 
+def kind_of(family: str) -> str:
+    """The seeded traffic a family watches: tabular unless the family declares otherwise
+    (`traffic = "text"` for LLM replies, `"shadow"` for shadow copies)."""
+    return default_registry().get(family).traffic
+
+
+@pytest.fixture
+def stream(stream: Callable[..., object], family: str) -> Callable[..., object]:
+    """The conftest's seeded traffic, of the kind the family watches."""
+    return partial(stream, kind=kind_of(family))
+
+
+@pytest.fixture
+def reference(references: Callable[[str], Reference], family: str) -> Reference:
+    return references(kind_of(family))
+
+
 def build(registry: DetectorRegistry, family: str, model: ModelSop, ref: Reference) -> Detector:
     """The family at its defaults, except that a family calibrating on its first `warmup`
     events (the change-point detectors) warms up over one window, so that every family reads
@@ -34,6 +52,10 @@ def build(registry: DetectorRegistry, family: str, model: ModelSop, ref: Referen
 def test_default_registry_holds_the_built_in_families() -> None:
     expected = ["confidence", "latency", "error_rate", "accuracy", "contract"]
     expected += ["prediction_drift", "feature_drift", "cusum", "page_hinkley"]
+    expected += ["feedback_spike", "feedback_poisoning", "business_rate"]
+    expected += ["classification_quality", "regression_error", "data_quality", "throughput"]
+    expected += ["fairness", "pii", "policy_phrases", "refusal_rate", "output_length"]
+    expected += ["groundedness", "shadow_disagreement"]
     assert sorted(expected) == FAMILIES
     assert default_registry() is not default_registry()  # no shared global
 

@@ -126,7 +126,7 @@ def test_detector_default_batch_is_a_loop(
 def test_windows_stay_bounded(registry: DetectorRegistry, stream: Callable[..., Traffic]) -> None:
     engine = DetectionEngine(make_sop(), registry)
     engine.observe_batch(stream(7, 1500).events)
-    for detector in engine._watch("m", "1").detectors.values():
+    for detector in (u.all.detector for u in engine._watch("m", "1").units.values()):
         window = getattr(detector, "_values", None) or getattr(detector, "_window", None)
         if window is not None:
             assert len(window) <= detector.window

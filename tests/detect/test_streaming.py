@@ -91,8 +91,10 @@ def test_latency_quantile_matches_numpy_and_names_the_metric(event: Event) -> No
     reading = d.check()
     assert reading is not None
     assert reading.metric == "p99_latency_ms"
-    assert reading.value == pytest.approx(float(np.quantile(values, 0.99)), rel=1e-12)
-    assert reading.evidence["p50_ms"] == pytest.approx(float(np.median(values)))
+    # From a sketch: within its 1 % relative accuracy of the order statistic at rank q(n-1).
+    exact = np.quantile(values, [0.99, 0.5], method="lower")
+    assert reading.value == pytest.approx(float(exact[0]), rel=0.01)
+    assert reading.evidence["p50_ms"] == pytest.approx(float(exact[1]), rel=0.01)
     assert set(reading.evidence) >= {"p50_ms", "p95_ms", "p99_ms", "max_ms"}
 
 

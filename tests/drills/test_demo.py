@@ -12,7 +12,7 @@ from sqlalchemy import select
 from ripcord.cli import main
 from ripcord.drills import demo
 from ripcord.store.db import Database
-from ripcord.store.tables import Action, AuditRow, Incident, TimelineEntry
+from ripcord.store.tables import Action, AuditRow, Delivery, Incident, TimelineEntry
 
 pytestmark = pytest.mark.slow
 
@@ -122,3 +122,27 @@ def test_a_second_run_opens_a_second_incident(ran: tuple[Path, demo.Outcome, str
     with stored(home).session() as session:
         statuses = list(session.scalars(select(Incident.status).order_by(Incident.id)))
     assert statuses == ["resolved", "resolved"]
+
+
+def test_the_cli_reopens_a_resolved_incident_and_pages_again(
+    ran: tuple[Path, demo.Outcome, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    home, outcome, _ = ran
+    monkeypatch.chdir(home)
+    monkeypatch.delenv("RIPCORD_DATABASE_URL", raising=False)
+    args = ["incidents", "reopen", str(outcome.incident_id), "--actor", "dana"]
+    assert main([*args, "--reason", "confidence dropped again"]) == 0
+    out = capsys.readouterr().out
+    assert f"incident {outcome.incident_id} reopened by dana" in out
+    with stored(home).session() as session:
+        incident = session.get(Incident, outcome.incident_id)
+        assert incident is not None
+        assert (incident.status, incident.escalation_level) == ("open", 0)
+        last_page = session.scalars(
+            select(Delivery).where(Delivery.incident_id == incident.id).order_by(Delivery.id.desc())
+        ).first()
+        assert last_page is not None and (last_page.recipient, last_page.ok) == ("alice", True)
+    assert main([*args, "--reason", "twice"]) == 1  # open is not resolved: refused
+    assert "open" in capsys.readouterr().out

@@ -6,6 +6,7 @@ when each level is reached."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from ripcord.clock import ManualClock
 from ripcord.detect.base import Reading, Signal
 from ripcord.drills import credit
 from ripcord.drills.demo import MODEL
-from ripcord.incidents import desk
+from ripcord.errors import TransitionError
+from ripcord.incidents import desk, service
+from ripcord.incidents.lifecycle import Status
 from ripcord.notify import RecordingChannel
 from ripcord.notify.base import MessageKind
 from ripcord.respond.escalation import Escalator
@@ -303,3 +306,44 @@ def test_without_repeat_minutes_the_last_level_repeats_at_the_ack_pace(
         minutes(harness.clock, SEV3_MINUTES + 1)
         rc.responder.escalate_overdue()
     assert pages(console) == ["alice", "bob", "bob", "bob"]
+
+
+def test_a_reopened_incident_pages_the_primary_and_climbs_again_from_there(
+    harness: Harness,
+) -> None:
+    rc, console, pager = harness.open()
+    incident = drift(rc)
+    minutes(harness.clock, SEV3_MINUTES + 1)
+    rc.responder.escalate_overdue()
+    minutes(harness.clock, SEV3_MINUTES + 1)
+    rc.responder.escalate_overdue()
+    assert (pages(console), pages(pager)) == (["alice", "bob"], ["lena"])
+    desk.resolve(rc, incident.id, "fixed upstream", actor="bob")
+    minutes(harness.clock, 60)
+    desk.reopen(rc, incident.id, "drift is back", actor="bob")
+    row = stored(rc, incident.id)
+    assert (row.status, row.acknowledged_at, row.escalation_level) == ("open", None, 0)
+    assert row.ack_by == harness.clock.now() + timedelta(minutes=SEV3_MINUTES)
+    assert pages(console) == ["alice", "bob", "alice"]  # the primary, paged at once
+    minutes(harness.clock, SEV3_MINUTES + 1)
+    rc.responder.escalate_overdue()
+    assert pages(console)[-1] == "bob"  # then the backup, not the level reached before
+    with rc.db.session() as session:
+        actions = session.scalars(
+            select(AuditRow.action).where(AuditRow.subject == f"incident:{incident.id}")
+        ).all()
+    assert "incident.open" in actions and actions.count("incident.escalate") == 3
+
+
+def test_a_reviewed_incident_cannot_be_reopened(harness: Harness) -> None:
+    rc, _, _ = harness.open()
+    incident = drift(rc)
+    desk.resolve(rc, incident.id, "fixed", actor="bob")
+    with rc.db.session() as session:
+        row = service.get(session, incident.id)
+        service.transition(
+            session, row, Status.REVIEWED, at=rc.clock.now(), actor="bob", reason="report done"
+        )
+    with pytest.raises(TransitionError, match="reviewed"):
+        desk.reopen(rc, incident.id, "again", actor="bob")
+    assert stored(rc, incident.id).status == "reviewed"

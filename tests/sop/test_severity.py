@@ -42,9 +42,26 @@ FAMILIES = sorted({r.detector for r in DEFAULT_RULES if r.detector != "*"})
 RISING = {"error_rate", "contract", "prediction_drift", "feature_drift", "latency"}
 RISING |= {"cusum", "page_hinkley"}  # their value is a statistic that grows with the shift
 RISING |= {"external_alert"}  # its value is the urgency its labels map to (4 = SEV-1)
+RISING |= {"data_quality", "regression_error"}  # a share of broken values; an error
 
 
 @given(st.sampled_from(FAMILIES), st.floats(0, 1e4), st.floats(0, 1e4))
 def test_severity_never_decreases_when_a_signal_worsens(family: str, a: float, b: float) -> None:
     better, worse = (min(a, b), max(a, b)) if family in RISING else (max(a, b), min(a, b))
     assert policy.classify(family, worse).severity >= policy.classify(family, better).severity
+
+
+def test_feedback_families() -> None:
+    """A thumbs-down spike is a mild quality signal; poisoning is a feedback-loop (data)
+    problem, named as not a model failure; a business rate past its SLA is worth a rollback."""
+    spike = policy.classify("feedback_spike", 0.6)
+    assert (spike.severity, spike.incident_type) == (Severity.SEV3, IncidentType.MODEL_QUALITY)
+    poisoning = policy.classify("feedback_poisoning", 0.9)
+    assert (poisoning.severity, poisoning.incident_type) == (Severity.SEV3, IncidentType.DATA)
+    assert poisoning.rule.endswith("not a model failure")
+    business = policy.classify("business_rate", 0.01)
+    assert (business.severity, business.incident_type) == (
+        Severity.SEV2,
+        IncidentType.MODEL_QUALITY,
+    )
+    assert DEFAULT_RULES[-1].detector == "*"  # the catch-all stays last

@@ -1,6 +1,8 @@
 """POST /v1/alertmanager: Alertmanager's webhook receiver (payload version 4).
 
-Point a `webhook_config` at it with a responder token:
+Point a `webhook_config` at it with a responder token, or with the receiver's own
+credential when the SOP's `alertmanager.auth` (or `create_app(alertmanager_auth=...)`)
+configures one (see `webhook_auth`):
 
     receivers:
       - name: ripcord
@@ -16,15 +18,33 @@ HTTP face: the token, the lock, the counters and the answer.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from typing import Annotated
 
-from ripcord.api.deps import Responder, State
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from ripcord.access import Role
+from ripcord.api.deps import Credentials, Principal, State, caller
 from ripcord.api.errors import RESPONSES
 from ripcord.incidents import alertmanager
 from ripcord.incidents.alertmanager_payload import AlertmanagerNotification
 
 router = APIRouter(tags=["alertmanager"])
+_responder = caller(Role.RESPONDER)
+
+
+async def sender(request: Request, state: State, credentials: Credentials) -> Principal:
+    """The webhook's own credential when one is configured (checked against the raw body,
+    before it is parsed), else a responder API token."""
+    auth = state.alertmanager_auth
+    if auth is None:
+        return await run_in_threadpool(_responder, request, state, credentials)
+    auth.verify(request.headers, await request.body(), now=state.rc.clock.now())
+    return Principal(auth.actor, Role.RESPONDER)
+
+
+Sender = Annotated[Principal, Depends(sender)]
 
 
 class AlertmanagerReceipt(BaseModel):
@@ -39,7 +59,7 @@ class AlertmanagerReceipt(BaseModel):
 
 @router.post("/v1/alertmanager", responses=RESPONSES)
 def receive(
-    notification: AlertmanagerNotification, state: State, who: Responder
+    notification: AlertmanagerNotification, state: State, who: Sender
 ) -> AlertmanagerReceipt:
     """Take one Alertmanager group notification.
 
@@ -50,7 +70,9 @@ def receive(
     resolve the incident once all its alerts have resolved and nothing else holds it.
     A notification with an alert whose model is missing or unknown is refused whole (422,
     naming `alerts[i].labels.model`). Needs the responder role, as alerts can set off
-    containment.
+    containment; a server configured with a webhook credential takes that instead (a
+    shared bearer token, or `X-Ripcord-Timestamp` and `X-Ripcord-Signature:
+    sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`), and refuses anything else with 401.
     """
     with state.runtime() as rc:
         receipt = alertmanager.receive(rc, notification, actor=who.name)

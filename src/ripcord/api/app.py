@@ -19,9 +19,11 @@ from prometheus_client import CollectorRegistry
 
 import ripcord
 from ripcord.api import actions, alertmanager, errors, incidents, ingest, metrics, tokens
+from ripcord.api.admission import DEFAULT_MAX_QUEUED_EVENTS, Admission
 from ripcord.api.deps import ACTOR_HEADER, ApiState
 from ripcord.api.metrics import Metrics
-from ripcord.api.models import event_schemas
+from ripcord.api.models import batch_schema, event_schemas
+from ripcord.api.webhook_auth import WebhookAuth
 from ripcord.app import Ripcord
 
 log = logging.getLogger(__name__)
@@ -39,13 +41,30 @@ the `{ACTOR_HEADER}` header (or "local").
 
 Errors share one body: `error`, `message` and, for bad input (422), every `problems` item
 with its `path` (e.g. `events[2].latency_ms`), `value` and `message`.
+
+Past the server's limit of queued events, ingestion answers 429 (`overloaded`) with a
+`Retry-After` in seconds; nothing of that batch was stored, so resend it as it was.
 """
 
 
-def create_app(rc: Ripcord, *, tokens_required: bool = True, tick_s: float = 30.0) -> FastAPI:
+def create_app(
+    rc: Ripcord,
+    *,
+    tokens_required: bool = True,
+    tick_s: float = 30.0,
+    max_queued_events: int = DEFAULT_MAX_QUEUED_EVENTS,
+    alertmanager_auth: WebhookAuth | None = None,
+) -> FastAPI:
     """A FastAPI app serving `rc`. `tokens_required=False` is for local use only. Every
     `tick_s` seconds the escalation timers run, so an unacknowledged page escalates even
-    when no traffic arrives to drive them."""
+    when no traffic arrives to drive them. Past `max_queued_events` events admitted and
+    not yet answered, ingestion answers 429 with `Retry-After` (see `admission`).
+    `alertmanager_auth` (else the SOP's `alertmanager.auth`, its secrets read from the
+    environment now) makes the Alertmanager receiver take its own webhook credential
+    instead of an API token (see `webhook_auth`)."""
+    spec = rc.sop.alertmanager.auth
+    if alertmanager_auth is None and spec is not None:
+        alertmanager_auth = WebhookAuth.from_spec(spec)
     app = FastAPI(
         lifespan=_ticking(tick_s),
         title="Ripcord",
@@ -56,7 +75,15 @@ def create_app(rc: Ripcord, *, tokens_required: bool = True, tick_s: float = 30.
         redoc_url=None,
     )
     registry = CollectorRegistry()
-    state = ApiState(rc=rc, metrics=Metrics(registry), tokens_required=tokens_required)
+    counters = Metrics(registry)
+    admission = Admission(max_queued_events, on_refuse=counters.refused.inc)
+    state = ApiState(
+        rc=rc,
+        metrics=counters,
+        tokens_required=tokens_required,
+        admission=admission,
+        alertmanager_auth=alertmanager_auth,
+    )
     state.metrics.attach(rc, state.lock)
     app.state.ripcord = state
     errors.install(app)
@@ -102,7 +129,8 @@ def healthz() -> dict[str, str]:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema, plus the event models that the ingestion body refers to."""
+    """FastAPI's schema, plus the ingestion body and the event models it refers to (the
+    route reads its body itself, so FastAPI does not see them)."""
     if app.openapi_schema is None:
         schema = get_openapi(
             title=app.title,
@@ -110,6 +138,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             description=app.description,
             routes=app.routes,
         )
-        schema.setdefault("components", {}).setdefault("schemas", {}).update(event_schemas())
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(event_schemas(), EventBatch=batch_schema())
         app.openapi_schema = schema
     return app.openapi_schema

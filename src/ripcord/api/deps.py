@@ -5,8 +5,13 @@ the routing table and the verification windows in memory and changes them withou
 its own. FastAPI runs sync endpoints (and sync dependencies) in a thread pool, so two
 requests could otherwise interleave inside it (e.g. a batch flushing while an approval
 promotes a version). Every call into the runtime, reads included, therefore goes through
-`ApiState.runtime()`, which holds one lock for the app; the database is touched only from
+`ApiState.runtime()`, which holds one lock for the app; the database is written only from
 inside it as well, so SQLite never sees two writers from this process.
+
+The one exception is reading a caller's token: it only reads (SQLite's WAL lets a reader
+run beside the writer), so checking who calls does not queue behind a batch being
+ingested. The token's `last_used_at`, written at most once a minute, is written under the
+lock like everything else.
 """
 
 from __future__ import annotations
@@ -19,9 +24,12 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
 
 from ripcord import access
 from ripcord.access import Role
+from ripcord.api.admission import DEFAULT_MAX_QUEUED_EVENTS, Admission
+from ripcord.api.webhook_auth import WebhookAuth
 from ripcord.app import Ripcord
 from ripcord.errors import AuthError, InputError, Problem
 
@@ -37,6 +45,8 @@ class ApiState:
     rc: Ripcord
     metrics: Metrics
     tokens_required: bool
+    admission: Admission = field(default_factory=lambda: Admission(DEFAULT_MAX_QUEUED_EVENTS))
+    alertmanager_auth: WebhookAuth | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @contextmanager
@@ -79,13 +89,26 @@ def caller(needed: Role) -> Dependency:
             return Principal(_local_actor(request), Role.ADMIN)
         if credentials is None:
             raise AuthError("authorization: an 'Authorization: Bearer <token>' header is required")
-        with state.runtime() as rc, rc.db.session() as session:
-            row = access.authenticate(session, credentials.credentials, at=rc.clock.now())
-            name, role = row.name, row.role
+        name, role = authenticate(state, credentials.credentials)
         access.require(role, needed, name)
         return Principal(name, Role(role))
 
     return dependency
+
+
+def authenticate(state: ApiState, token: str) -> tuple[str, str]:
+    """The token's name and role, read outside the runtime's lock; the lock is taken only
+    when `last_used_at` is due to be written."""
+    rc = state.rc
+    at = rc.clock.now()
+    with Session(rc.db.engine) as session:  # read only: rolled back, never committed
+        row = access.authenticate(session, token, at=at)
+        name, role, touched = row.name, row.role, row in session.dirty
+        session.rollback()
+    if touched:
+        with state.runtime(), rc.db.session() as session:
+            access.authenticate(session, token, at=at)
+    return name, role
 
 
 def _local_actor(request: Request) -> str:

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from ripcord.api.admission import OverloadedError
 from ripcord.api.models import ErrorBody, ProblemOut
 from ripcord.errors import (
     ApprovalError,
@@ -44,6 +45,7 @@ STATUS: tuple[tuple[type[RipcordError], int, str], ...] = (
     (AuditError, 500, "audit_broken"),  # the log was tampered with: a server-side fault
     (RegistryError, 503, "registry_unavailable"),
     (PausedError, 503, "model_paused"),
+    (OverloadedError, 429, "overloaded"),
     (RipcordError, 400, "bad_request"),
 )
 
@@ -56,6 +58,15 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
         (422, "bad input: every problem with its path and value"),
     )
 }
+OVERLOADED: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": ErrorBody,
+        "description": "over the ingestion limit; nothing stored: resend after `Retry-After`",
+        "headers": {
+            "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
+        },
+    }
+}
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "unknown"}}
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorBody, "description": "the current state does not allow this"}
@@ -67,7 +78,11 @@ def status_of(exc: RipcordError) -> tuple[int, str]:
 
 
 def error_response(
-    status: int, kind: str, message: str, problems: Sequence[Problem]
+    status: int,
+    kind: str,
+    message: str,
+    problems: Sequence[Problem],
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body = ErrorBody(
         error=kind,
@@ -76,7 +91,8 @@ def error_response(
             ProblemOut(path=p.path, value=_json_safe(p.value), message=p.message) for p in problems
         ],
     )
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
     return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
 
 
@@ -84,7 +100,10 @@ def ripcord_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RipcordError)
     status, kind = status_of(exc)
     problems = exc.problems if isinstance(exc, InputError) else []
-    return error_response(status, kind, str(exc), problems)
+    headers = None
+    if isinstance(exc, OverloadedError):  # RFC 9110 §10.2.3: delay-seconds
+        headers = {"Retry-After": str(exc.retry_after)}
+    return error_response(status, kind, str(exc), problems, headers)
 
 
 def validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -45,7 +45,12 @@ class Metrics:
         )
         self.batch_seconds = Histogram(
             "ripcord_ingest_batch_duration_seconds",
-            "Time to validate, store and run detection on one accepted batch.",
+            "Time to store and run detection on one accepted batch, waiting included.",
+            registry=registry,
+        )
+        self.refused = Counter(
+            "ripcord_ingest_refused_batches",
+            "Batches answered 429 because the ingestion queue was full; nothing was stored.",
             registry=registry,
         )
         self.signals = Counter(

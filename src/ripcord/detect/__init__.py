@@ -9,16 +9,30 @@ from __future__ import annotations
 
 from ripcord.detect.accuracy import AccuracyDetector
 from ripcord.detect.base import Detector, DetectorRegistry, Reading, Reference, Signal
+from ripcord.detect.business import BusinessRateDetector
 from ripcord.detect.changepoint import (
     ChangePointDetector,
     CusumDetector,
     PageHinkleyDetector,
 )
+from ripcord.detect.classification import ClassificationQualityDetector
 from ripcord.detect.confidence import ConfidenceDetector
 from ripcord.detect.contract import ContractDetector
+from ripcord.detect.data_quality import DataQualityDetector
 from ripcord.detect.drift import DriftDetector, FeatureDriftDetector, PredictionDriftDetector
 from ripcord.detect.error_rate import ErrorRateDetector
+from ripcord.detect.fairness import FairnessDetector
+from ripcord.detect.feedback import FeedbackPoisoningDetector, FeedbackSpikeDetector
 from ripcord.detect.latency import LatencyDetector
+from ripcord.detect.llm_quality import (
+    GroundednessDetector,
+    OutputLengthDetector,
+    RefusalRateDetector,
+)
+from ripcord.detect.llm_safety import PiiDetector, PolicyPhraseDetector
+from ripcord.detect.regression import RegressionErrorDetector
+from ripcord.detect.shadow import ShadowDisagreementDetector
+from ripcord.detect.throughput import ThroughputDetector
 from ripcord.detect.windows import WindowedDetector
 
 FAMILIES: tuple[type[Detector], ...] = (
@@ -31,6 +45,20 @@ FAMILIES: tuple[type[Detector], ...] = (
     FeatureDriftDetector,
     CusumDetector,
     PageHinkleyDetector,
+    ClassificationQualityDetector,
+    RegressionErrorDetector,
+    DataQualityDetector,
+    ThroughputDetector,
+    FeedbackSpikeDetector,
+    FeedbackPoisoningDetector,
+    BusinessRateDetector,
+    FairnessDetector,
+    PiiDetector,
+    PolicyPhraseDetector,
+    RefusalRateDetector,
+    OutputLengthDetector,
+    GroundednessDetector,
+    ShadowDisagreementDetector,
 )
 
 
@@ -45,21 +73,35 @@ def default_registry() -> DetectorRegistry:
 __all__ = [
     "FAMILIES",
     "AccuracyDetector",
+    "BusinessRateDetector",
     "ChangePointDetector",
+    "ClassificationQualityDetector",
     "ConfidenceDetector",
     "ContractDetector",
     "CusumDetector",
+    "DataQualityDetector",
     "Detector",
     "DetectorRegistry",
     "DriftDetector",
     "ErrorRateDetector",
+    "FairnessDetector",
     "FeatureDriftDetector",
+    "FeedbackPoisoningDetector",
+    "FeedbackSpikeDetector",
+    "GroundednessDetector",
     "LatencyDetector",
+    "OutputLengthDetector",
     "PageHinkleyDetector",
+    "PiiDetector",
+    "PolicyPhraseDetector",
     "PredictionDriftDetector",
     "Reading",
     "Reference",
+    "RefusalRateDetector",
+    "RegressionErrorDetector",
+    "ShadowDisagreementDetector",
     "Signal",
+    "ThroughputDetector",
     "WindowedDetector",
     "default_registry",
 ]

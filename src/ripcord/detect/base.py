@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from ripcord.events import InferenceEvent, LabelEvent
+from ripcord.events import FeedbackEvent, InferenceEvent, LabelEvent
 from ripcord.sop.schema import DetectorSpec, ModelSop
 from ripcord.sop.severity import Direction
 
@@ -36,6 +36,11 @@ class Reading:
 
     def _past(self, x: float) -> bool:
         return x > self.threshold if self.direction == "above" else x < self.threshold
+
+    @property
+    def past(self) -> bool:
+        """The value alone is past the threshold (whatever its confidence bound says)."""
+        return self._past(self.value)
 
     @property
     def breached(self) -> bool:
@@ -99,6 +104,9 @@ class Detector(abc.ABC):
     family: ClassVar[str]
     #: whether the threshold defaults from an SLA (the name of the Slas field) when unset
     sla_field: ClassVar[str | None] = None
+    #: the traffic the family reads: "tabular" features and predictions, "text" replies
+    #: (LLM output), or "shadow" (the engine also hands it the shadow version's copies)
+    traffic: ClassVar[str] = "tabular"
 
     def __init__(self, *, name: str, window: int, threshold: float | None) -> None:
         if window <= 0:
@@ -142,6 +150,9 @@ class Detector(abc.ABC):
 
     def observe_label(self, label: LabelEvent) -> None:  # noqa: B027 - optional hook
         """Take a late label (joined by request id). Most detectors ignore labels."""
+
+    def observe_feedback(self, feedback: FeedbackEvent) -> None:  # noqa: B027 - optional hook
+        """Take user feedback (by request id when it has one). Most detectors ignore it."""
 
     @abc.abstractmethod
     def check(self) -> Reading | None:

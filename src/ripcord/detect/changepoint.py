@@ -50,8 +50,13 @@ shift needs a median of 66 events at a 6 % false-alarm share on the same streams
 
 After an alarm the detector latches: the baseline stops learning, the reading stays
 breached (its value is the statistic's peak since the alarm) and the shift estimate keeps
-refining on the events that follow, until `reset()`. The engine edge-triggers, so a latched
-detector signals once. Memory is O(1) once warm; the warm-up holds at most `warmup` floats.
+refining on the events that follow. The engine edge-triggers, so a latched detector signals
+once. A latch that the following traffic refutes is released: once `RECOVERY` (200) values
+have followed the alarm and their mean is within k SDs of the in-control mean (inside the
+smallest shift the detector is tuned for), the alarm was a false one or the shift is over,
+so the statistics restart from zero on the same baseline and the detector can catch the
+next change instead of staying breached for good. Memory is O(1) once warm; the warm-up
+holds at most `warmup` floats.
 """
 
 from __future__ import annotations
@@ -77,6 +82,8 @@ FEATURE = "feature:"
 DEFAULT_K = 0.25
 DEFAULT_WARMUP = 500
 MIN_WARMUP = 30
+#: values after an alarm before the detector judges whether the traffic still bears it out
+RECOVERY = 200
 #: warm-up winsorising bounds, in robust SDs either side of the median
 WINSOR = 4.0
 #: the most one standardised value can weigh, in SDs
@@ -241,10 +248,14 @@ class _Alarm:
     z_sum: float
     count: int
     peak: float
+    after_sum: float = 0.0  # the values since the alarm only, to judge whether it holds
+    after: int = 0
 
     def follow(self, z: float) -> None:
         self.z_sum += z
         self.count += 1
+        self.after_sum += z
+        self.after += 1
         self.peak = max(self.peak, self.side.statistic)
 
 
@@ -321,6 +332,10 @@ class ChangePointDetector(Detector):
                 crossed = excursion
         if self._alarm is not None:
             self._alarm.follow(z)
+            alarm = self._alarm
+            if alarm.after >= RECOVERY and abs(alarm.after_sum / alarm.after) < self.k:
+                self._release()
+                return False
             return True
         if crossed is not None:
             self._alarm = self._latch(crossed, index)
@@ -328,6 +343,12 @@ class ChangePointDetector(Detector):
         if self.running:
             base.learn(x)
         return False
+
+    def _release(self) -> None:
+        """The traffic since the alarm no longer bears it out: start afresh, same baseline."""
+        self._alarm = None
+        for excursion in self._sides:
+            excursion.statistic, excursion.length = 0.0, 0
 
     def _latch(self, side: _Excursion, index: int) -> _Alarm:
         z_sum = side.sign * (side.statistic / side.factor + self.k * side.length)

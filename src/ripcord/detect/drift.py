@@ -16,7 +16,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ripcord.detect.base import Detector, Reading, Reference
-from ripcord.detect.stats import ColumnDrift, Profile, build_profile
+from ripcord.detect.columns import NumericColumns
+from ripcord.detect.stats import ColumnDrift, NumericProfile, Profile, build_profile
 from ripcord.detect.windows import require_choice, require_int, require_number
 from ripcord.events import FeatureValue, InferenceEvent, Route
 from ripcord.sop.schema import DetectorSpec, ModelSop
@@ -115,11 +116,7 @@ class DriftDetector(Detector):
         profiles = self._cached_profiles()
         if not profiles:
             return None
-        drifts = {
-            column: profile.compare(self._window_column(column), self.method)
-            for column, profile in profiles.items()
-        }
-        return self._read(drifts)
+        return self._read(self._compare(profiles))
 
     def _cached_profiles(self) -> dict[str, Profile] | None:
         """Profiles of the baseline, built once when it has frozen (it never changes after)."""
@@ -132,6 +129,12 @@ class DriftDetector(Detector):
             }
             self._profiles = {c: p for c, p in sorted(built.items()) if p is not None}
         return self._profiles
+
+    def _compare(self, profiles: Mapping[str, Profile]) -> dict[str, ColumnDrift]:
+        return {
+            column: profile.compare(self._window_column(column), self.method)
+            for column, profile in profiles.items()
+        }
 
     @abc.abstractmethod
     def _append(self, event: InferenceEvent) -> None:
@@ -255,15 +258,37 @@ class FeatureDriftDetector(DriftDetector):
             bins=bins,
         )  # fmt: skip
         self._window: deque[Mapping[str, FeatureValue]] = deque(maxlen=window)
+        #: the numeric columns as a matrix, from the first check after the baseline froze
+        self._numeric: NumericColumns | None = None
 
     def _append(self, event: InferenceEvent) -> None:
         self._window.append(event.features)
+        if self._numeric is not None:
+            self._numeric.extend((event.features,))
 
     def _extend(self, events: Sequence[InferenceEvent]) -> None:
-        self._window.extend([e.features for e in events])
+        features = [e.features for e in events]
+        self._window.extend(features)
+        if self._numeric is not None:
+            self._numeric.extend(features)
 
     def _clear(self) -> None:
         self._window.clear()
+        if self._numeric is not None:
+            self._numeric.clear()
+
+    def _compare(self, profiles: Mapping[str, Profile]) -> dict[str, ColumnDrift]:
+        """Numeric columns from the matrix (built once, then fed as events arrive);
+        categorical ones from the window's dicts."""
+        if self._numeric is None:
+            numeric = {c: p for c, p in profiles.items() if isinstance(p, NumericProfile)}
+            self._numeric = NumericColumns(self.window, numeric)
+            self._numeric.extend(list(self._window))
+        drifts = self._numeric.compare(self.method)
+        for column, profile in profiles.items():
+            if column not in drifts:
+                drifts[column] = profile.compare(self._window_column(column), self.method)
+        return drifts
 
     def _baseline(self) -> Mapping[str, Sequence[object]] | None:
         return self.reference.features if self.reference.frozen else None

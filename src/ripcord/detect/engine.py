@@ -13,29 +13,137 @@ between two checks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import partial
+from typing import Any
 
 from ripcord.detect.base import Detector, DetectorRegistry, Reading, Reference, Signal
-from ripcord.events import InferenceEvent, LabelEvent, Route
-from ripcord.sop.schema import Sop
+from ripcord.events import FeedbackEvent, InferenceEvent, LabelEvent, Route
+from ripcord.sop.schema import DetectorSpec, Sop
 
 
 def _reads_labels(detector: Detector) -> bool:
     return type(detector).observe_label is not Detector.observe_label
 
 
+def _reads_feedback(detector: Detector) -> bool:
+    return type(detector).observe_feedback is not Detector.observe_feedback
+
+
 @dataclass
-class _Watch:
-    detectors: dict[str, Detector]
-    breached: set[str] = field(default_factory=set)
-    clean: dict[str, int] = field(default_factory=dict)  # consecutive clean checks
-    seen: int = 0
-    labels: int = 0
-    label_readers: dict[str, Detector] = field(init=False)
+class _Track:
+    """One detector instance, on all traffic (`segment` None) or on one segment, and its
+    edge-trigger state: whether it is breached, clean checks in a row, the last `n` check
+    outcomes (persistence) and when it last signalled (cooldown)."""
+
+    detector: Detector
+    segment: dict[str, str] | None
+    history: deque[bool]
+    breached: bool = False
+    clean: int = 0
+    last_signal: datetime | None = None
+
+    def judge(self, reading: Reading | None, spec: DetectorSpec, rearm_checks: int) -> bool:
+        """Record one check; True when the track has just become breached."""
+        if reading is None:
+            return False
+        self.history.append(reading.breached)
+        if sum(self.history) < spec.persistence.k:
+            self.clean += 1
+            if self.clean >= rearm_checks:
+                self.breached = False
+            return False
+        self.clean = 0
+        if self.breached:
+            return False
+        self.breached = True
+        return True
+
+    def fire(
+        self,
+        reading: Reading | None,
+        at: datetime,
+        spec: DetectorSpec,
+        scope: dict[str, Any] | None = None,
+    ) -> list[tuple[_Track, Reading]]:
+        """Signal this reading, unless it is still within `cooldown_s` of the last signal."""
+        last = self.last_signal
+        if reading is None or (last is not None and (at - last).total_seconds() < spec.cooldown_s):
+            return []
+        self.last_signal = at
+        if scope:
+            reading = replace(reading, evidence={**reading.evidence, **scope})
+        return [(self, reading)]
+
+
+@dataclass
+class _Unit:
+    """A detector entry of the SOP: its all-traffic track and, with `segment_by`, one track
+    per segment value (at most `max_segments`)."""
+
+    spec: DetectorSpec
+    build: Callable[[], Detector]
+    all: _Track = field(init=False)
+    segments: dict[tuple[str, ...], _Track] = field(default_factory=dict)
+    overflow: int = 0  # events of segments past `max_segments`, not watched on their own
 
     def __post_init__(self) -> None:
-        self.label_readers = {k: d for k, d in self.detectors.items() if _reads_labels(d)}
+        self.all = self.new_track(None)
+
+    def new_track(self, segment: dict[str, str] | None) -> _Track:
+        return _Track(self.build(), segment, deque(maxlen=self.spec.persistence.n))
+
+    def tracks(self) -> Iterator[_Track]:
+        yield self.all
+        yield from self.segments.values()
+
+    def segment_of(self, event: InferenceEvent) -> _Track | None:
+        keys = self.spec.segment_by
+        try:
+            values = tuple(event.segment[k] for k in keys)
+        except KeyError:
+            return None  # the event does not carry the attribute: all traffic only
+        track = self.segments.get(values)
+        if track is None:
+            if len(self.segments) >= self.spec.max_segments:
+                self.overflow += 1
+                return None
+            track = self.segments[values] = self.new_track(dict(zip(keys, values, strict=True)))
+        return track
+
+    def observe(self, events: Sequence[InferenceEvent]) -> None:
+        self.all.detector.observe_batch(events)
+        if not self.spec.segment_by:
+            return
+        groups: dict[int, tuple[_Track, list[InferenceEvent]]] = {}
+        for event in events:
+            if (track := self.segment_of(event)) is not None:
+                groups.setdefault(id(track), (track, []))[1].append(event)
+        for track, group in groups.values():
+            track.detector.observe_batch(group)
+
+
+@dataclass
+class _Watch:
+    units: dict[str, _Unit]
+    seen: int = 0
+    labels: int = 0
+    label_readers: dict[str, _Unit] = field(init=False)
+    feedback: int = 0  # feedback events offered, counted like `labels`
+    feedback_readers: dict[str, _Unit] = field(init=False)
+    shadow_readers: dict[str, _Unit] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.shadow_readers = {
+            k: u for k, u in self.units.items() if u.all.detector.traffic == "shadow"
+        }
+        self.label_readers = {k: u for k, u in self.units.items() if _reads_labels(u.all.detector)}
+        self.feedback_readers = {
+            k: u for k, u in self.units.items() if _reads_feedback(u.all.detector)
+        }
 
 
 class DetectionEngine:
@@ -58,8 +166,10 @@ class DetectionEngine:
         if key not in self._watches:
             spec = self.sop.models[model]
             ref = self.references[model]
-            built = {d.key: self.registry.build(d, spec, ref) for d in spec.detectors}
-            self._watches[key] = _Watch(built)
+            units = {
+                d.key: _Unit(d, partial(self.registry.build, d, spec, ref)) for d in spec.detectors
+            }
+            self._watches[key] = _Watch(units)
         return self._watches[key]
 
     def observe(self, event: InferenceEvent) -> list[Signal]:
@@ -69,12 +179,24 @@ class DetectionEngine:
         if event.route is Route.CHAMPION and event.error is None:
             self.references[event.model].add(event.features, event.prediction)
         watch = self._watch(event.model, event.version)
-        for detector in watch.detectors.values():
-            detector.observe(event)
+        for unit in watch.units.values():
+            unit.all.detector.observe(event)
+            if unit.spec.segment_by and (track := unit.segment_of(event)) is not None:
+                track.detector.observe(event)
         watch.seen += 1
+        if event.route is Route.SHADOW:
+            self._offer_shadow(event.model, event.version, (event,))
         if watch.seen % self.check_every:
             return []
         return self._check(event.model, event.version, watch, event)
+
+    def _offer_shadow(self, model: str, shadow: str, events: Sequence[InferenceEvent]) -> None:
+        """A shadow copy also goes to the other versions' shadow readers (the serving
+        version compares it with its own answer to the same request)."""
+        for (m, version), watch in self._watches.items():
+            if m == model and version != shadow:
+                for unit in watch.shadow_readers.values():
+                    unit.observe(events)
 
     def observe_batch(self, events: Sequence[InferenceEvent]) -> list[Signal]:
         """Feed events in order; returns the same signals as `observe` on each in turn.
@@ -99,7 +221,7 @@ class DetectionEngine:
         first = run[0]
         watch = self._watch(first.model, first.version)
         reference = self.references[first.model]
-        detectors = tuple(watch.detectors.values())
+        units = tuple(watch.units.values())
         signals: list[Signal] = []
         pos = 0
         while pos < len(run):
@@ -109,11 +231,13 @@ class DetectionEngine:
                 for event in chunk:
                     if event.route is Route.CHAMPION and event.error is None:
                         reference.add(event.features, event.prediction)
-            for detector in detectors:
-                detector.observe_batch(chunk)
+            for unit in units:
+                unit.observe(chunk)
             watch.seen += len(chunk)
             if watch.seen % self.check_every == 0:
                 signals += self._check(first.model, first.version, watch, chunk[-1])
+        if copies := [e for e in run if e.route is Route.SHADOW]:
+            self._offer_shadow(first.model, first.version, copies)
         return signals
 
     def observe_label(self, label: LabelEvent) -> list[Signal]:
@@ -123,11 +247,28 @@ class DetectionEngine:
         for (model, version), watch in list(self._watches.items()):
             if model != label.model or not watch.label_readers:
                 continue
-            for detector in watch.label_readers.values():
-                detector.observe_label(label)
+            for unit in watch.label_readers.values():
+                for track in unit.tracks():  # each segment's detector joins its own requests
+                    track.detector.observe_label(label)
             watch.labels += 1
             if watch.labels % self.check_every == 0:
                 signals += self._check(model, version, watch, label, watch.label_readers)
+        return signals
+
+    def observe_feedback(self, feedback: FeedbackEvent) -> list[Signal]:
+        """Feedback names no version either (and often no request): offer it to every
+        watched version of the model, and re-check only the detectors that read feedback,
+        after every `check_every`-th feedback event."""
+        signals: list[Signal] = []
+        for (model, version), watch in list(self._watches.items()):
+            if model != feedback.model or not watch.feedback_readers:
+                continue
+            for unit in watch.feedback_readers.values():
+                for track in unit.tracks():  # segment detectors join by their own requests
+                    track.detector.observe_feedback(feedback)
+            watch.feedback += 1
+            if watch.feedback % self.check_every == 0:
+                signals += self._check(model, version, watch, feedback, watch.feedback_readers)
         return signals
 
     def _check(
@@ -135,31 +276,60 @@ class DetectionEngine:
         model: str,
         version: str,
         watch: _Watch,
-        event: InferenceEvent | LabelEvent,
-        detectors: dict[str, Detector] | None = None,
+        event: InferenceEvent | LabelEvent | FeedbackEvent,
+        units: dict[str, _Unit] | None = None,
     ) -> list[Signal]:
         signals = []
-        for name, detector in (detectors or watch.detectors).items():
-            reading = detector.check()
-            if reading is None:
-                continue
-            if not reading.breached:
-                watch.clean[name] = watch.clean.get(name, 0) + 1
-                if watch.clean[name] >= self.rearm_checks:
-                    watch.breached.discard(name)
-                continue
-            watch.clean[name] = 0
-            if name not in watch.breached:
-                watch.breached.add(name)
+        for name, unit in (units or watch.units).items():
+            for track, reading in self._judge(unit, event.timestamp):
                 signals.append(
-                    Signal(model, version, name, detector.family, reading, event.timestamp)
+                    Signal(
+                        model,
+                        version,
+                        name,
+                        unit.all.detector.family,
+                        reading,
+                        event.timestamp,
+                        segment=track.segment,
+                    )
                 )
         return signals
 
+    def _judge(self, unit: _Unit, at: datetime) -> list[tuple[_Track, Reading]]:
+        """Check every track of a unit; the tracks that signal now, with their readings.
+
+        All traffic signals when it breaches, and its evidence says which segments are
+        affected: those whose own reading is past the threshold (`scope: segments`), or
+        `scope: all traffic` when every segment that reads is, or none is (the problem is
+        spread thin). A segment signals on its own, with its segment, only while all
+        traffic is not breached: a problem the aggregate hides (a small region gone wrong).
+        """
+        spec, rearm = unit.spec, self.rearm_checks
+        reading = unit.all.detector.check()
+        fresh = unit.all.judge(reading, spec, rearm)
+        if not spec.segment_by:
+            return unit.all.fire(reading, at, spec) if fresh else []
+        checked = [(t, t.detector.check()) for t in unit.segments.values()]
+        new = [(t, r) for t, r in checked if t.judge(r, spec, rearm)]
+        if unit.all.breached:
+            if not fresh:
+                return []
+            read = [(t, r) for t, r in checked if r is not None]
+            past = [t.segment for t, r in read if r.past]
+            whole = len(past) in (0, len(read))
+            scope: dict[str, Any] = {
+                "scope": "all traffic" if whole else "segments",
+                "segments_affected": [t.segment for t in unit.segments.values()] if whole else past,
+                "events_in_unwatched_segments": unit.overflow,
+            }
+            return unit.all.fire(reading, at, spec, scope)
+        scope = {"scope": "segment", "events_in_unwatched_segments": unit.overflow}
+        return [fired for t, r in new for fired in t.fire(r, at, spec, scope)]
+
     def readings(self, model: str, version: str) -> Iterator[tuple[str, Reading]]:
         """The current reading of every detector on (model, version) that has one."""
-        for name, detector in self._watch(model, version).detectors.items():
-            if (reading := detector.check()) is not None:
+        for name, unit in self._watch(model, version).units.items():
+            if (reading := unit.all.detector.check()) is not None:
                 yield name, reading
 
     def forget(self, model: str, version: str) -> None:

@@ -14,6 +14,9 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Generic, TypeVar
 
+import numpy as np
+import numpy.typing as npt
+
 from ripcord.detect.base import Detector, Reading
 from ripcord.events import InferenceEvent
 from ripcord.sop.severity import Direction
@@ -46,6 +49,15 @@ def mean_bound(values: Sequence[float], direction: Direction) -> float:
         return mean
     sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
     half = Z_99 * sd / math.sqrt(n)
+    return mean - half if direction == "above" else mean + half
+
+
+def array_mean_bound(data: npt.NDArray[np.float64], mean: float, direction: Direction) -> float:
+    """`mean_bound` of a numpy sample whose mean is known, without a Python loop."""
+    n = data.size
+    if n < 2:
+        return mean
+    half = Z_99 * float(data.std(ddof=1)) / math.sqrt(n)
     return mean - half if direction == "above" else mean + half
 
 

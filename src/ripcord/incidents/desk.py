@@ -1,5 +1,5 @@
 """What people do to an incident by hand (the API; the CLI can share it): acknowledge,
-assign, comment, change the severity, resolve.
+assign, comment, change the severity, resolve, reopen.
 
 Each is one transaction holding the change, its timeline entry and its audit row, with the
 actor named; a severity raised by hand tightens the ack deadline and pages the owners after
@@ -48,6 +48,21 @@ def resolve(rc: Ripcord, incident_id: int, reason: str, *, actor: str) -> Incide
         service.transition(
             session, incident, Status.RESOLVED, at=rc.clock.now(), actor=actor, reason=reason
         )
+    return incident
+
+
+def reopen(rc: Ripcord, incident_id: int, reason: str, *, actor: str) -> Incident:
+    """A resolved incident that is back: open again, with a fresh ack deadline and its
+    escalation restarted from the owner's primary (who is paged now), not from the level
+    the first round reached. Refused (TransitionError) once the incident is reviewed."""
+    now = rc.clock.now()
+    with rc.db.session() as session:
+        incident = service.get(session, incident_id)
+        service.transition(session, incident, Status.OPEN, at=now, actor=actor, reason=reason)
+        minutes = rc.sop.escalation.ack_minutes.get(Severity(incident.severity).label, 60)
+        incident.ack_by = now + timedelta(minutes=minutes)
+        incident.escalation_level = incident.escalation_paged = 0
+    rc.responder.page(incident, MessageKind.PAGE, f"reopened by {actor}: {reason}")
     return incident
 
 

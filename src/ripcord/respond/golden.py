@@ -2,7 +2,8 @@
 
 The golden set is a CSV of feature columns plus a label column. A candidate is scored on it
 and compared with the model's SLAs: accuracy, mean confidence, p95 single-row latency and
-error rate. Every comparison is kept as evidence, passed or not.
+error rate; and, when the SOP names a protected attribute column, the fairness gaps between
+its groups (respond/fairness.py). Every comparison is kept as evidence, passed or not.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from ripcord.errors import InputError, Problem
-from ripcord.registry.base import Predictor
-from ripcord.sop.schema import Slas
+from ripcord.registry.base import Predictor, Scored
+from ripcord.respond.fairness import gaps
+from ripcord.sop.schema import FairnessSpec, Slas
 from ripcord.sop.severity import Direction
 
 
@@ -74,6 +76,7 @@ class Validation:
     rows: int
     checks: tuple[Check, ...]
     error: str | None = None
+    fairness: dict[str, Any] | None = None  # per-group rates and gaps (respond/fairness.py)
 
     @property
     def passed(self) -> bool:
@@ -86,6 +89,7 @@ class Validation:
             "passed": self.passed,
             "error": self.error,
             "checks": [asdict(c) | {"passed": c.passed} for c in self.checks],
+            "fairness": self.fairness,
         }
 
 
@@ -106,9 +110,16 @@ def _latency_p95(predictor: Predictor, rows: Sequence[Mapping[str, Any]], sample
 
 
 def validate(
-    predictor: Predictor, golden: GoldenSet, slas: Slas, *, version: str, latency_sample: int = 100
+    predictor: Predictor,
+    golden: GoldenSet,
+    slas: Slas,
+    *,
+    version: str,
+    latency_sample: int = 100,
+    fairness: FairnessSpec | None = None,
 ) -> Validation:
-    """Score `predictor` on the golden set and compare with every SLA that is set."""
+    """Score `predictor` on the golden set and compare with every SLA that is set, and
+    with the fairness limits when the SOP names a protected attribute."""
     try:
         scored = predictor.predict(golden.rows)
         latency = _latency_p95(predictor, golden.rows, latency_sample)
@@ -129,4 +140,40 @@ def validate(
         checks.append(Check("p95_latency_ms", latency, slas.p95_latency_ms, "above"))
     if slas.max_error_rate is not None:
         checks.append(Check("error_rate", 0.0, slas.max_error_rate, "above"))
-    return Validation(version, len(golden.rows), tuple(checks))
+    if fairness is None:
+        return Validation(version, len(golden.rows), tuple(checks))
+    return _with_fairness(version, golden, scored, checks, fairness)
+
+
+def _with_fairness(
+    version: str,
+    golden: GoldenSet,
+    scored: Sequence[Scored],
+    checks: list[Check],
+    spec: FairnessSpec,
+) -> Validation:
+    """Add the fairness checks; too few large-enough groups to compare fails the candidate:
+    a fairness limit that cannot be checked must not pass silently."""
+    result = gaps(
+        spec.attribute,
+        [row.get(spec.attribute) for row in golden.rows],
+        [_same(s.prediction, spec.favorable) for s in scored],
+        min_group_size=spec.min_group_size,
+    )
+    error = None
+    if not result.comparable:
+        error = (
+            f"fairness: fewer than 2 groups of {spec.attribute!r} have "
+            f"{spec.min_group_size} rows or more"
+        )
+    if spec.max_parity_difference is not None:
+        checks.append(
+            Check(
+                "parity_difference", result.parity_difference, spec.max_parity_difference, "above"
+            )
+        )
+    if spec.min_disparate_impact is not None:
+        checks.append(
+            Check("disparate_impact", result.disparate_impact, spec.min_disparate_impact, "below")
+        )
+    return Validation(version, len(golden.rows), tuple(checks), error, result.as_dict())

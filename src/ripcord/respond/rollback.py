@@ -11,6 +11,12 @@
 Each step is written with its timeline entry and audit row in one transaction, so a crash
 between steps resumes from the last stored state. `start` on an incident that already has a
 rollback returns that one: running it twice is a no-op.
+
+A multi-part rollback (the model's `rollback.order` in the SOP, e.g. `[pipeline, model]`)
+freezes the plan of its non-model parts at `start` (respond/parts.py) and restores them in
+that order inside the promotion, around the model's own promotion; each part's state is
+kept in `data["parts"]`. Without `model` in the order, the serving version is kept: it is
+validated as the only candidate and verified with the restored parts.
 """
 
 from __future__ import annotations
@@ -27,15 +33,17 @@ from sqlalchemy.orm import Session
 from ripcord.errors import ApprovalError, RipcordError, RollbackError
 from ripcord.incidents import service
 from ripcord.incidents.lifecycle import Status
+from ripcord.registry.artifacts import ArtifactStore
 from ripcord.registry.local import Health, LocalRegistry
+from ripcord.respond import parts
 from ripcord.respond.breaker import BreakerState
 from ripcord.respond.golden import GoldenSet, Validation, validate
 from ripcord.respond.plan import plan
 from ripcord.respond.routing import RoutingTable
-from ripcord.sop.schema import Sop
+from ripcord.sop.schema import MODEL_PART, Sop
 from ripcord.sop.severity import Severity
 from ripcord.store import audit
-from ripcord.store.tables import Action, Incident
+from ripcord.store.tables import Action, Incident, ModelVersion
 
 
 class Step(enum.StrEnum):
@@ -60,12 +68,14 @@ class Rollback:
         registry: LocalRegistry,
         routes: RoutingTable,
         now: Callable[[], datetime],
+        artifacts: ArtifactStore | None = None,
     ) -> None:
         self.sop = sop
         self.sop_dir = sop_dir
         self.registry = registry
         self.routes = routes
         self.now = now
+        self.artifacts = artifacts or ArtifactStore()
 
     # -- entry points ---------------------------------------------------------------------
     def start(self, session: Session, incident: Incident, *, actor: str, approval: bool) -> Action:
@@ -84,6 +94,9 @@ class Rollback:
             updated_at=at,
             data={"from": bad, "approval": approval, "tried": [], "target": None},
         )
+        spec = self.sop.models[model]
+        if spec.rollback.order != (MODEL_PART,):  # the plan of every part, frozen now
+            action.data = {**action.data, "parts": parts.plan(session, self.artifacts, model, spec)}
         session.add(action)
         session.flush()
         self._log(session, incident, action, actor, f"rollback proposed from {bad}")
@@ -170,6 +183,7 @@ class Rollback:
         at = self.now()
         if ok:
             self.registry.mark(session, target, Health.GOOD, at=at, actor="ripcord", reason=detail)
+            parts.mark_verified(session, self.artifacts, incident.model, at=at, reason=detail)
             self.routes.apply(
                 session,
                 incident.model,
@@ -183,7 +197,8 @@ class Rollback:
                 session, incident, Status.RESOLVED, at=at, actor="ripcord", reason=detail
             )
             return
-        self.registry.mark(session, target, Health.BAD, at=at, actor="ripcord", reason=detail)
+        if MODEL_PART in self.sop.models[incident.model].rollback.order:  # else it was kept
+            self.registry.mark(session, target, Health.BAD, at=at, actor="ripcord", reason=detail)
         self.routes.apply(
             session,
             incident.model,
@@ -202,17 +217,7 @@ class Rollback:
         incident = service.get(session, action.incident_id)
         spec = self.sop.models[incident.model]
         tried = {t["version"] for t in action.data["tried"]}
-        exclude = tried | {action.data["from"]}
-        choices = plan(
-            session,
-            self.registry,
-            incident.model,
-            exclude=exclude,
-            serving=self.routes.state(incident.model).serving,
-        )
-        pool = [
-            self.registry.get(session, incident.model, c.version) for c in choices if c.eligible
-        ]
+        pool = self._pool(session, incident.model, action, tried)
         if len(tried) >= self.sop.rollback.max_candidates or not pool:
             self._set(
                 session,
@@ -234,7 +239,13 @@ class Rollback:
         except RipcordError as exc:  # a missing or altered artifact fails; the next is tried
             result = Validation(candidate.version, 0, (), error=str(exc))
         else:
-            result = validate(predictor, golden, spec.slas, version=candidate.version)
+            result = validate(
+                predictor,
+                golden,
+                spec.slas,
+                version=candidate.version,
+                fairness=spec.golden_set.fairness,
+            )
         self._record_validation(session, incident, action, candidate.version, result)
         candidate.validation = result.as_dict()
         self.registry.record_validation(session, candidate, candidate.validation)
@@ -243,6 +254,19 @@ class Rollback:
         action.data = {**action.data, "target": candidate.version}
         nxt = Step.AWAITING_APPROVAL if action.data["approval"] else Step.PROMOTING
         self._set(session, action, nxt, "ripcord", f"{candidate.version} passed the golden set")
+
+    def _pool(
+        self, session: Session, model: str, action: Action, tried: set[str]
+    ) -> list[ModelVersion]:
+        """The model versions still to try, best first. Without `model` in the SOP's
+        rollback order the serving version stays: it is the only one, validated as is."""
+        if MODEL_PART not in self.sop.models[model].rollback.order:
+            keep = self.routes.state(model).serving or action.data["from"]
+            return [] if keep in tried else [self.registry.get(session, model, keep)]
+        exclude = tried | {action.data["from"]}
+        serving = self.routes.state(model).serving
+        choices = plan(session, self.registry, model, exclude=exclude, serving=serving)
+        return [self.registry.get(session, model, c.version) for c in choices if c.eligible]
 
     def _record_validation(
         self, session: Session, incident: Incident, action: Action, version: str, result: Validation
@@ -263,8 +287,11 @@ class Rollback:
         incident = service.get(session, action.incident_id)
         target, at = action.data["target"], self.now()
         actor = action.approved_by or "ripcord"
+        order = [p["name"] for p in action.data.get("parts", [])]
+        before_model = order.index(MODEL_PART) if MODEL_PART in order else len(order)
+        self._restore_parts(session, action, incident, actor, range(before_model))
         bad = self.registry.find(session, incident.model, action.data["from"])
-        if bad is not None and bad.health != Health.BAD:
+        if bad is not None and bad.health != Health.BAD and target != bad.version:
             self.registry.mark(
                 session,
                 bad,
@@ -273,15 +300,16 @@ class Rollback:
                 actor=actor,
                 reason=f"implicated in incident {incident.id}",
             )
-        self.registry.record_deployment(
-            session,
-            model=incident.model,
-            version=target,
-            at=at,
-            actor=actor,
-            kind="rollback",
-            reason=f"incident {incident.id}",
-        )
+        if target != self.routes.state(incident.model).serving:  # config-only: kept
+            self.registry.record_deployment(
+                session,
+                model=incident.model,
+                version=target,
+                at=at,
+                actor=actor,
+                kind="rollback",
+                reason=f"incident {incident.id}",
+            )
         self.routes.apply(
             session,
             incident.model,
@@ -299,7 +327,40 @@ class Rollback:
             actor=actor,
             reason=f"{target} promoted; verifying",
         )
+        self._restore_parts(session, action, incident, actor, range(before_model + 1, len(order)))
         self._set(session, action, Step.VERIFYING, actor, f"{target} promoted")
+
+    def _restore_parts(
+        self, session: Session, action: Action, incident: Incident, actor: str, which: range
+    ) -> None:
+        """Restore the non-model parts at `which` positions of the plan, in order; each
+        part's state is stored with the action, so one restored already is not redone."""
+        for i in which:
+            part = action.data["parts"][i]
+            if part.get("state") != "pending":
+                continue
+            done = parts.restore(
+                session,
+                self.artifacts,
+                part,
+                model=incident.model,
+                incident_id=incident.id,
+                at=self.now(),
+                actor=actor,
+            )
+            updated = [*action.data["parts"]]
+            updated[i] = done
+            action.data = {**action.data, "parts": updated}
+            message = f"{part['name']} restored: {part['active']} → {part['restore_to']}"
+            service.note(
+                session,
+                incident,
+                at=self.now(),
+                kind="rollback",
+                actor=actor,
+                message=message,
+                data={"action": action.id, "part": done},
+            )
 
     def _set(self, session: Session, action: Action, step: Step, actor: str, message: str) -> None:
         before = {"status": action.status}

@@ -19,6 +19,7 @@ from ripcord.detect.base import Signal
 from ripcord.events import InferenceEvent, Route
 from ripcord.incidents import service
 from ripcord.registry.local import Health
+from ripcord.respond import parts
 from ripcord.store import audit
 from ripcord.store.tables import Action
 
@@ -50,8 +51,10 @@ class Verifier:
         self.active[model] = Verification(model, version, needed, "deploy")
 
     def start_rollback(self, action: Action, model: str) -> None:
-        """Verify a rollback's target from the traffic step its action has reached."""
-        if model in self.active:
+        """Verify a rollback's target from the traffic step its action has reached. A
+        rollback's window already running is kept (a resume); a deploy's gives way to it."""
+        current = self.active.get(model)
+        if current is not None and current.purpose == "rollback":
             return
         steps = self.app.sop.rollback.traffic_steps
         step = min(int(action.data.get("traffic_step", 0)), len(steps) - 1)
@@ -143,4 +146,11 @@ class Verifier:
                     at=app.clock.now(),
                     actor="ripcord",
                     reason=f"deploy verified: {detail}",
+                )
+                parts.mark_verified(  # the configs and datasets it served with, too
+                    session,
+                    app.artifacts,
+                    check.model,
+                    at=app.clock.now(),
+                    reason=f"verified with {check.model}@{check.version}: {detail}",
                 )

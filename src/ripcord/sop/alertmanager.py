@@ -17,6 +17,13 @@ map onto SEV-1..SEV-4. Every field has a default, so the section can be left out
       default_model: null             # for alerts without the model label (else 422)
       incident_type: infrastructure   # the type external alerts' incidents get
       resolve: true                   # resolve the incident when all its alerts resolved
+      auth:                           # optional: a webhook credential instead of an API token
+        bearer_token_env: AM_TOKEN    # Authorization: Bearer <$AM_TOKEN> (Alertmanager http_config)
+        hmac_secret_env: AM_SECRET    # X-Ripcord-Signature: sha256=HMAC($AM_SECRET, "<ts>.<body>")
+        replay_window_s: 300          # X-Ripcord-Timestamp within this many seconds of now
+
+Secrets are never written in the file (it is checked into git): `*_env` fields name the
+environment variable holding each one.
 
 Pure: pydantic only.
 """
@@ -26,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ripcord.errors import Problem
 from ripcord.sop.severity import IncidentType, Severity
@@ -36,6 +43,7 @@ if TYPE_CHECKING:
 
 #: Prometheus's label-name syntax
 LabelName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+EnvVar = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 ModelName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
 
@@ -56,6 +64,23 @@ def _sev(text: str) -> str:
 SevText = Annotated[str, Field(min_length=1, max_length=20), AfterValidator(_sev)]
 
 
+class WebhookAuthSpec(BaseModel):
+    """The receiver's own credential: a shared bearer token, an HMAC-SHA256 signature of
+    the body with a timestamp against replay, or both (then both are required)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bearer_token_env: EnvVar | None = None
+    hmac_secret_env: EnvVar | None = None
+    replay_window_s: int = Field(300, gt=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _some_credential(self) -> WebhookAuthSpec:
+        if self.bearer_token_env is None and self.hmac_secret_env is None:
+            raise ValueError("names neither bearer_token_env nor hmac_secret_env")
+        return self
+
+
 class AlertmanagerSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -69,6 +94,7 @@ class AlertmanagerSpec(BaseModel):
     default_model: ModelName | None = None
     incident_type: IncidentType = IncidentType.INFRASTRUCTURE
     resolve: bool = True
+    auth: WebhookAuthSpec | None = None
 
     @field_validator("severities")
     @classmethod

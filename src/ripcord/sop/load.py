@@ -5,6 +5,7 @@ Every problem is reported with its dotted path and value, not just the first one
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from ripcord.errors import Problem, SopError, problems_from
 from ripcord.notify.build import sop_problems as notify_problems
 from ripcord.sop.alertmanager import alertmanager_problems
 from ripcord.sop.gateway import gateway_problems
-from ripcord.sop.schema import ModelSop, Sop
+from ripcord.sop.schema import MODEL_PART, ModelSop, Sop
 from ripcord.sop.severity import (
     DEFAULT_RULES,
     EXTERNAL_ALERT,
@@ -122,6 +123,8 @@ def _check_model(
         problems.append(
             Problem(f"{path}.fallback.model", model.fallback.model, "is not a defined model")
         )
+    problems += _check_rollback_parts(path, model)
+    problems += _check_fairness(path, model, base)
     reference = Reference(model.reference_size)
     for i, spec in enumerate(model.detectors):
         where = f"{path}.detectors[{i}]"
@@ -138,6 +141,44 @@ def _check_model(
             message = message.removeprefix(f"{value!r} ").removeprefix(f"{value} ")
             problems.append(Problem(f"{where}.{field}", value, message or str(exc)))
     return problems
+
+
+def _check_rollback_parts(path: str, model: ModelSop) -> list[Problem]:
+    """`rollback.order` names each part once: `model` or a declared target."""
+    problems = []
+    if MODEL_PART in model.targets:
+        problems.append(
+            Problem(f"{path}.targets.{MODEL_PART}", MODEL_PART, "is reserved for the model itself")
+        )
+    if not model.rollback.order:
+        problems.append(Problem(f"{path}.rollback.order", [], "must name at least one part"))
+    declared = ", ".join(model.targets) or "none"
+    seen: set[str] = set()
+    for i, name in enumerate(model.rollback.order):
+        where = f"{path}.rollback.order[{i}]"
+        if name in seen:
+            problems.append(Problem(where, name, "is listed twice"))
+        elif name != MODEL_PART and name not in model.targets:
+            problems.append(
+                Problem(where, name, f"is not 'model' or a declared target (targets: {declared})")
+            )
+        seen.add(name)
+    return problems
+
+
+def _check_fairness(path: str, model: ModelSop, base: Path) -> list[Problem]:
+    """The protected attribute is a column of the golden set, and not its label."""
+    golden = model.golden_set
+    if golden is None or golden.fairness is None or not (base / golden.path).is_file():
+        return []
+    where, attribute = f"{path}.golden_set.fairness.attribute", golden.fairness.attribute
+    if attribute == golden.label:
+        return [Problem(where, attribute, "is the label column; name the protected attribute")]
+    with (base / golden.path).open(newline="") as handle:
+        header = next(csv.reader(handle), [])
+    if attribute not in header:
+        return [Problem(where, attribute, f"is not a column of {golden.path}")]
+    return []
 
 
 def _param_value(spec: Any, field: str) -> Any:

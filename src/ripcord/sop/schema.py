@@ -40,6 +40,9 @@ class Slas(_Strict):
     min_mean_confidence: Fraction | None = None
     p95_latency_ms: PositiveFloat | None = None
     max_error_rate: Fraction | None = None
+    #: business rates from feedback (detect/business.py); live only: a golden set has none
+    min_click_through: Fraction | None = None
+    max_false_positive_rate: Fraction | None = None
 
 
 class FieldContract(_Strict):
@@ -84,16 +87,65 @@ class Fallback(_Strict):
         return self
 
 
+class Persistence(_Strict):
+    """A reading counts as breached only when `k` of the last `n` checks breached (default
+    1 of 1: at once). `k: 2, n: 3` lets one noisy check pass without a page."""
+
+    k: PositiveInt = 1
+    n: PositiveInt = 1
+
+    @model_validator(mode="after")
+    def _k_of_n(self) -> Persistence:
+        if self.k > self.n:
+            raise ValueError(f"k {self.k} is greater than n {self.n}")
+        return self
+
+
 class DetectorSpec(_Strict):
+    """One detector of a model. Besides its family's `params`, the engine reads:
+
+    - `segment_by`: segment attributes (e.g. [region]) to run the detector per value of, as
+      well as on all traffic; at most `max_segments` (default 50) values are watched, the
+      first seen, so a high-cardinality attribute cannot exhaust memory;
+    - `persistence`: k of n checks must breach before it signals (default 1 of 1);
+    - `cooldown_s`: seconds of event time after a signal during which it does not signal
+      again, even once re-armed (default 0; triage has its own cooldown on re-paging).
+    """
+
     type: Name
     name: Name | None = None
     window: PositiveInt = 200
     threshold: float | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    segment_by: tuple[Name, ...] = ()
+    max_segments: PositiveInt = 50
+    persistence: Persistence = Persistence()
+    cooldown_s: Annotated[float, Field(ge=0.0)] = 0.0
 
     @property
     def key(self) -> str:
         return self.name or self.type
+
+
+class FairnessSpec(_Strict):
+    """Fairness gaps a candidate must stay within on the golden set (respond/golden.py).
+
+    `attribute` is a golden-set column naming each row's protected group; `favorable` is
+    the prediction that benefits the person (e.g. 0 for "will not default"). Groups with
+    fewer than `min_group_size` rows are reported but not compared: their rates are noise.
+    """
+
+    attribute: Name
+    favorable: float | int | str = 1
+    max_parity_difference: Fraction | None = 0.1  # largest gap between favorable rates
+    min_disparate_impact: Fraction | None = 0.8  # smallest rate over largest (4/5 rule)
+    min_group_size: PositiveInt = 30
+
+    @model_validator(mode="after")
+    def _a_limit(self) -> FairnessSpec:
+        if self.max_parity_difference is None and self.min_disparate_impact is None:
+            raise ValueError("give max_parity_difference or min_disparate_impact (or both)")
+        return self
 
 
 class GoldenSet(_Strict):
@@ -101,6 +153,33 @@ class GoldenSet(_Strict):
 
     path: str
     label: Name = "label"
+    fairness: FairnessSpec | None = None
+
+
+class TargetSpec(_Strict):
+    """A non-model rollback target of the model (registry/artifacts.py): a `config`
+    document (thresholds, a prompt, pipeline settings) or a `dataset` version. `change` is
+    the kind of change event its activation records (default: config for a config,
+    pipeline for a dataset)."""
+
+    kind: Literal["config", "dataset"]
+    change: Literal["config", "pipeline"] | None = None
+    description: str = ""
+
+    @property
+    def change_kind(self) -> str:
+        return self.change or ("config" if self.kind == "config" else "pipeline")
+
+
+MODEL_PART = "model"  # the model's own part in `rollback.order`
+
+
+class ModelRollback(_Strict):
+    """The parts a rollback restores, in order: declared target names and `model` (e.g.
+    `[pipeline, model]`: pipeline config first). Without `model` the serving version stays
+    and only the targets are restored (a config-only rollback)."""
+
+    order: tuple[Name, ...] = (MODEL_PART,)
 
 
 class ModelSop(_Strict):
@@ -114,6 +193,8 @@ class ModelSop(_Strict):
     reference_size: PositiveInt = 500
     detectors: tuple[DetectorSpec, ...] = ()
     guardrails: tuple[GuardrailSpec, ...] = ()
+    targets: dict[Name, TargetSpec] = Field(default_factory=dict)  # non-model rollback targets
+    rollback: ModelRollback = ModelRollback()
 
     @model_validator(mode="after")
     def _unique_detectors(self) -> ModelSop:

@@ -82,6 +82,9 @@ def external_rules(kind: IncidentType) -> tuple[SeverityRule, ...]:
     )
 
 
+#: the rule name a poisoning signal's incident carries: what it is, and what it is not
+POISONING = "feedback loop: negative feedback concentrated in few sources — not a model failure"
+
 S, T = Severity, IncidentType
 DEFAULT_RULES: tuple[SeverityRule, ...] = (
     _rule("error_rate", S.SEV1, T.INFRASTRUCTURE, "model down: error rate over 50 %", above=0.5),
@@ -95,6 +98,21 @@ DEFAULT_RULES: tuple[SeverityRule, ...] = (
     _rule("latency", S.SEV3, T.INFRASTRUCTURE, "p95 latency over target"),
     _rule("cusum", S.SEV3, T.MODEL_QUALITY, "sustained mean shift (CUSUM)"),
     _rule("page_hinkley", S.SEV3, T.MODEL_QUALITY, "sustained mean shift (Page-Hinkley)"),
+    _rule("business_rate", S.SEV2, T.MODEL_QUALITY, "business rate from feedback past SLA"),
+    _rule("feedback_spike", S.SEV3, T.MODEL_QUALITY, "thumbs-down rate spike"),
+    _rule("feedback_poisoning", S.SEV3, T.DATA, POISONING),
+    _rule("classification_quality", S.SEV2, T.MODEL_QUALITY, "classifier quality under target"),
+    _rule("regression_error", S.SEV2, T.MODEL_QUALITY, "regression error over target"),
+    _rule("data_quality", S.SEV2, T.DATA, "corrupted features on many requests", above=0.2),
+    _rule("data_quality", S.SEV3, T.DATA, "data-quality breaks (nulls, types, range, categories)"),
+    _rule("throughput", S.SEV2, T.INFRASTRUCTURE, "throughput collapse"),
+    _rule("fairness", S.SEV1, T.SAFETY, "protected-group gap beyond limit"),
+    _rule("pii", S.SEV1, T.SAFETY, "PII in LLM output"),
+    _rule("policy_phrases", S.SEV2, T.SAFETY, "LLM output breaks a policy (e.g. promises)"),
+    _rule("groundedness", S.SEV2, T.MODEL_QUALITY, "hallucination: replies not grounded"),
+    _rule("refusal_rate", S.SEV3, T.MODEL_QUALITY, "LLM refusal rate up"),
+    _rule("output_length", S.SEV3, T.MODEL_QUALITY, "LLM reply length anomaly"),
+    _rule("shadow_disagreement", S.SEV3, T.MODEL_QUALITY, "shadow disagrees with serving"),
     *external_rules(T.INFRASTRUCTURE),
     _rule("*", S.SEV4, T.MODEL_QUALITY, "any other signal"),
 )

@@ -275,3 +275,45 @@ class ExternalAlert(Base):
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+
+
+class ArtifactVersion(Base):
+    """A version of a non-model rollback target (registry/artifacts.py): a config document
+    (thresholds, a prompt, pipeline settings) or a dataset (a URI and its content hash),
+    with its lineage (parent, who, when, why) and health record."""
+
+    __tablename__ = "artifact_versions"
+    __table_args__ = (UniqueConstraint("model", "target", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))  # config | dataset
+    version: Mapped[str] = mapped_column(String(100))
+    parent: Mapped[str | None] = mapped_column(String(100))
+    content: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # a config's document
+    uri: Mapped[str | None] = mapped_column(Text)  # a dataset's location
+    sha256: Mapped[str] = mapped_column(String(64))
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    health: Mapped[str] = mapped_column(String(20), default="unknown")
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class ArtifactActivation(Base):
+    """Append-only history of a target's active pointer: the newest row per (model, target)
+    is the active version, so the pointer and its history cannot disagree."""
+
+    __tablename__ = "artifact_activations"
+    __table_args__ = (Index("ix_artifact_activations_model_target", "model", "target"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(100))
+    previous: Mapped[str | None] = mapped_column(String(100))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))

@@ -1,0 +1,112 @@
+"""Throughput collapse: requests per second, now, against what the version served at first.
+
+A model whose traffic falls away is often broken upstream of it (a client that stopped
+calling after a bad answer, a router sending elsewhere, a queue that stalled) while every
+per-request figure still looks fine. Rates come from the events' own timestamps, not the
+wall clock, so replayed or batched traffic is judged as it happened.
+
+A rate needs events to be measured: traffic that stops dead produces no event and so no
+check; that case is the monitoring gap an external alert (or a heartbeat) covers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+from ripcord.detect.base import Detector, Reading
+from ripcord.detect.windows import Z_99, require_int, require_number
+from ripcord.events import InferenceEvent, Route
+from ripcord.sop.schema import DetectorSpec, ModelSop
+
+#: Bad when the rate falls under 30 % of the baseline: traffic swings by day and hour, so
+#: only a fall of more than two thirds is a collapse rather than a quiet hour.
+DEFAULT_THRESHOLD = 0.3
+
+
+def rate_upper_bound(intervals: int, seconds: float) -> float:
+    """Upper 99 % bound on an event rate seen as `intervals` gaps over `seconds`: the
+    score (Wilson-type) bound of a Poisson count, so a short window does not page."""
+    k, z2 = intervals, Z_99 * Z_99
+    return (k + z2 / 2 + Z_99 * math.sqrt(k + z2 / 4)) / seconds
+
+
+class ThroughputDetector(Detector):
+    """Events per second over the last `window` events, as a fraction of the rate over the
+    version's first `baseline_windows` (default 1) windows; bad when *below* threshold
+    (default 0.3).
+
+    Every route but `shadow` counts: killed and blocked requests are still traffic. The rate
+    over n events is (n - 1) / (last - first timestamp), events taken in arrival order; a
+    window whose events share one timestamp has no measurable rate and gives no reading,
+    and the baseline waits until time has passed. Reads once the baseline is in and the
+    window is full; a breach needs the 99 % upper bound of the current rate past the
+    threshold too. `reset()` forgets the baseline along with the window.
+    """
+
+    family = "throughput"
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        window: int,
+        threshold: float | None = DEFAULT_THRESHOLD,
+        baseline_windows: int = 1,
+    ) -> None:
+        threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+        super().__init__(name=name, window=window, threshold=threshold)
+        require_number("threshold", self.threshold, low=0.0, high=1.0, open_=True)
+        if window < 2:
+            raise ValueError(f"window: {window!r} must be >= 2 (a rate needs two events)")
+        self.baseline_windows = require_int("baseline_windows", baseline_windows, low=1, high=1000)
+        self._times: deque[float] = deque(maxlen=window)
+        self._first: float | None = None
+        self._seen = 0
+        self.baseline: float | None = None  # events per second, frozen once measured
+
+    @classmethod
+    def threshold_for(cls, spec: DetectorSpec, model: ModelSop) -> float | None:
+        return DEFAULT_THRESHOLD if spec.threshold is None else spec.threshold
+
+    def observe(self, event: InferenceEvent) -> None:
+        if event.route is Route.SHADOW:
+            return
+        t = event.timestamp.timestamp()
+        self._times.append(t)
+        if self.baseline is not None:
+            return
+        if self._first is None:
+            self._first = t
+        self._seen += 1
+        span = t - self._first
+        if self._seen >= self.window * self.baseline_windows and span > 0:
+            self.baseline = (self._seen - 1) / span
+
+    def check(self) -> Reading | None:
+        times = self._times
+        if self.baseline is None or len(times) < self.window:
+            return None
+        span = times[-1] - times[0]
+        if span <= 0:
+            return None
+        rate = (len(times) - 1) / span
+        ratio = rate / self.baseline
+        bound = rate_upper_bound(len(times) - 1, span) / self.baseline
+        evidence = {
+            "events_per_s": rate,
+            "baseline_events_per_s": self.baseline,
+            "ratio": ratio,
+            "window_seconds": span,
+            "count": len(times),
+            "upper_bound_99": bound,
+        }
+        return Reading(
+            "throughput_ratio", ratio, self.threshold, "below", len(times), evidence, bound
+        )
+
+    def reset(self) -> None:
+        self._times.clear()
+        self._first = None
+        self._seen = 0
+        self.baseline = None
