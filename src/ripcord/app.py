@@ -12,7 +12,7 @@ logged and ignored: metrics must never stop the response.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from ripcord.respond.breaker import BreakerState
 from ripcord.respond.responder import Responder
 from ripcord.respond.rollback import Rollback, Step
 from ripcord.respond.routing import RoutingTable
+from ripcord.respond.runner import RollbackRunner
 from ripcord.respond.targets import TargetVersions
 from ripcord.respond.verification import Verifier
 from ripcord.sdk import Guard
@@ -88,6 +89,7 @@ class Ripcord:
             on_dead_letter=deadletter.recorder(db, self.clock),
         )
         self.templates = MessageTemplates.from_spec(sop.templates, base=sop_dir)
+        self.runner = RollbackRunner(self.rollback, db)  # a step per commit, retried
         self.verifier = Verifier(self)
         self.targets = TargetVersions(self)  # config and dataset versions: record, activate
         self.flush_every = flush_every
@@ -198,6 +200,10 @@ class Ripcord:
             signals = self.engine.observe_feedback(event)
         else:
             signals = []
+        return self._handle(signals)
+
+    def _handle(self, signals: list[Signal]) -> list[Signal]:
+        """Signals are handled at once: stored events first, then triage and containment."""
         if signals or len(self._pending) >= self.flush_every:
             self.flush()
             self.responder.escalate_overdue()
@@ -252,7 +258,29 @@ class Ripcord:
             insert_rows(session, [event_row(e) for e in events])
         self.responder.escalate_overdue()
         canary.review_all(self)
-        return [s for e in events for s in self._detect(e)]
+        signals: list[Signal] = []
+        for run in self._runs(events):
+            if isinstance(run, list):  # inference events no verification is counting
+                signals += self._handle(self.engine.observe_batch(run))
+            else:
+                signals += self._detect(run)
+        return signals
+
+    def _runs(self, events: Sequence[Event]) -> Iterator[Event | list[InferenceEvent]]:
+        """The events in order, consecutive inference events of models with no verification
+        window open gathered into lists for the engine's batch path (the same signals as
+        one by one); the rest one at a time, for the verifier to count."""
+        run: list[InferenceEvent] = []
+        for event in events:
+            if isinstance(event, InferenceEvent) and event.model not in self.verifier.active:
+                run.append(event)
+                continue
+            if run:
+                yield run
+                run = []
+            yield event
+        if run:
+            yield run
 
     def parse_batch(self, items: Sequence[Mapping[str, Any]]) -> list[Event]:
         """Validate raw events whole: EventError naming every bad item and field, and every
@@ -300,10 +328,7 @@ class Ripcord:
             if action is None:
                 raise NotFoundError("action", action_id)
             self.rollback.approve(session, action, actor=actor)
-        with self.db.session() as session:  # the approval is stored even if promotion dies
-            action = session.get(Action, action_id)
-            assert action is not None
-            step = self.rollback.advance(session, action)
+        step = self.runner.run(action_id)  # the approval is stored even if promotion dies
         self.responder.after_step(action_id, step)
         return step
 
@@ -335,10 +360,13 @@ class Ripcord:
                 raise TransitionError(
                     f"incident {incident_id}: status {incident.status} is not active"
                 )
-            action = self.rollback.start(session, incident, actor=actor, approval=True)
-            step = self.rollback.advance(session, action)
-        self.responder.after_step(action.id, step)
-        return action
+            action_id = self.rollback.start(session, incident, actor=actor, approval=True).id
+        step = self.runner.run(action_id)
+        self.responder.after_step(action_id, step)
+        with self.db.session() as session:
+            action = session.get(Action, action_id)
+            assert action is not None
+            return action
 
     def pending_approvals(self) -> list[Action]:
         with self.db.session() as session:

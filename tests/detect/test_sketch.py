@@ -124,3 +124,16 @@ def test_latency_slices_are_validated_by_name() -> None:
         LatencyDetector(name="l", window=10, threshold=5.0, slices=11)
     with pytest.raises(ValueError, match=r"^relative_accuracy: 0\.5 must be in \(0, 0\.1\)"):
         LatencyDetector(name="l", window=10, threshold=5.0, relative_accuracy=0.5)
+
+
+@pytest.mark.parametrize("slices", [1, 3, 10])
+def test_the_summed_full_slices_answer_as_merging_every_slice_would(slices: int) -> None:
+    rng = np.random.default_rng(21)
+    window = WindowedSketch(60, slices=slices)
+    for i, value in enumerate(rng.lognormal(3.0, 1.0, 2_000)):
+        window.add(float(value) if i % 97 else 0.0)  # a few zeros too
+        if i % 37 == 0:
+            slices_now = [s for s in window._sketches if s.count]
+            expected = quantiles(slices_now, [0.5, 0.95, 0.99])
+            assert window.quantiles([0.5, 0.95, 0.99]) == expected
+            assert window._sealed.count + window._sketches[-1].count == window.count

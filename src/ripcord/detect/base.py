@@ -19,6 +19,42 @@ from ripcord.sop.schema import DetectorSpec, ModelSop
 from ripcord.sop.severity import Direction
 
 
+class Evidence(Mapping[str, Any]):
+    """Evidence built when first read. Most checks find nothing wrong and nobody reads
+    their evidence, so a family can hand over a function of values it has already captured
+    (never of its live window, which moves on) instead of building the mapping every check.
+
+    >>> calls = []
+    >>> e = Evidence(lambda: calls.append(1) or {"top": 3})
+    >>> calls, e["top"], e == {"top": 3}, calls
+    ([], 3, True, [1])
+    """
+
+    __slots__ = ("_data", "_make")
+
+    def __init__(self, make: Callable[[], Mapping[str, Any]]) -> None:
+        self._make: Callable[[], Mapping[str, Any]] | None = make
+        self._data: dict[str, Any] | None = None
+
+    def _built(self) -> dict[str, Any]:
+        if self._data is None:
+            assert self._make is not None
+            self._data, self._make = dict(self._make()), None
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._built()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._built())
+
+    def __len__(self) -> int:
+        return len(self._built())
+
+    def __repr__(self) -> str:
+        return repr(self._built())
+
+
 @dataclass(frozen=True)
 class Reading:
     """What a detector sees in its current window."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
@@ -48,6 +49,38 @@ def to_matrix(rows: Sequence[Sequence[Any]], width: int) -> FloatArray:
         )
     matrix[~np.isfinite(matrix)] = np.nan
     return matrix
+
+
+@dataclass(frozen=True)
+class NumericDrift:
+    """The numeric columns' comparison at one check (see `NumericColumns`): the statistics
+    as arrays, and a copy of the window's values from which the rest of the evidence (means,
+    missing counts) is worked out only when someone reads it."""
+
+    source: NumericColumns
+    method: str
+    statistic: FloatArray
+    data: FloatArray  # the window's values at the check, NaN where missing
+    p_values: FloatArray | None
+
+    def drifts(self) -> dict[str, ColumnDrift]:
+        present = ~np.isnan(self.data)
+        counts = present.sum(axis=0)
+        sums = np.where(present, self.data, 0.0).sum(axis=0)
+        n = len(self.data)
+        return {
+            column: ColumnDrift(
+                float(self.statistic[j]),
+                self.method,
+                "numeric",
+                n,
+                n - int(counts[j]),
+                self.source.profiles[j].mean,
+                float(sums[j] / counts[j]) if counts[j] else None,
+                None if self.p_values is None else float(self.p_values[j]),
+            )
+            for j, column in enumerate(self.source.columns)
+        }
 
 
 class NumericColumns:
@@ -120,33 +153,23 @@ class NumericColumns:
         self._pos = self._size = 0
 
     def compare(self, method: str) -> dict[str, ColumnDrift]:
+        return self.table(method).drifts()
+
+    def table(self, method: str) -> NumericDrift:
+        """Every numeric column's statistic against its reference, as arrays: a snapshot
+        that stays true while the window moves on."""
         if self._pending:
             self._take_pending()
         data = self._data[: self._size]
-        present = ~np.isnan(data)
-        counts = present.sum(axis=0)
-        sums = np.where(present, data, 0.0).sum(axis=0)
-        stats: list[tuple[float, float | None]]
+        p_values: FloatArray | None = None
         if method == "ks":
-            stats = [self._ks(data[:, j], present[:, j], j) for j in range(len(self.columns))]
+            present = ~np.isnan(data)
+            pairs = [self._ks(data[:, j], present[:, j], j) for j in range(len(self.columns))]
+            statistic = np.array([d for d, _ in pairs], dtype=np.float64)
+            p_values = np.array([p for _, p in pairs], dtype=np.float64)
         else:
-            stats = [(float(v), None) for v in self._psi()]
-        n = self._size
-        return {
-            column: ColumnDrift(
-                statistic,
-                method,
-                "numeric",
-                n,
-                n - int(counts[j]),
-                self.profiles[j].mean,
-                float(sums[j] / counts[j]) if counts[j] else None,
-                p_value,
-            )
-            for j, (column, (statistic, p_value)) in enumerate(
-                zip(self.columns, stats, strict=True)
-            )
-        }
+            statistic = self._psi()
+        return NumericDrift(self, method, statistic, data.copy(), p_values)
 
     def _bucket(self, matrix: FloatArray) -> npt.NDArray[np.intp]:
         """Each value's bucket: the number of inner edges <= it (searchsorted, side

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ripcord.detect.base import Reading
+from ripcord.detect.base import Evidence, Reading
 from ripcord.detect.windows import WindowedDetector, array_mean_bound, require_number
 from ripcord.events import InferenceEvent, Route
 
@@ -50,12 +50,17 @@ class ConfidenceDetector(WindowedDetector[float]):
     def _read(self, values: Sequence[float]) -> Reading:
         data = np.fromiter(values, dtype=float, count=len(values))
         mean = float(data.mean())
-        evidence = {
-            "mean_confidence": mean,
-            "share_below_threshold": float(np.count_nonzero(data < self.threshold)) / data.size,
-            "p10_confidence": float(np.quantile(data, 0.10)),
-            "count": int(data.size),
-        }
         bound = array_mean_bound(data, mean, "below")
-        evidence["upper_bound_99"] = bound
-        return Reading("mean_confidence", mean, self.threshold, "below", data.size, evidence, bound)
+
+        def evidence() -> dict[str, float | int]:
+            return {
+                "mean_confidence": mean,
+                "share_below_threshold": float(np.count_nonzero(data < self.threshold)) / data.size,
+                "p10_confidence": float(np.quantile(data, 0.10)),
+                "count": int(data.size),
+                "upper_bound_99": bound,
+            }
+
+        return Reading(
+            "mean_confidence", mean, self.threshold, "below", data.size, Evidence(evidence), bound
+        )

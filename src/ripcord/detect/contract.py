@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
-from ripcord.detect.base import Reading
+from ripcord.detect.base import Evidence, Reading
 from ripcord.detect.windows import WindowedDetector, rate_bound, require_number
 from ripcord.events import InferenceEvent, Route
 from ripcord.sop.schema import DetectorSpec, ModelSop
@@ -61,22 +62,25 @@ class ContractDetector(WindowedDetector[Entry]):
 
     def _read(self, values: Sequence[Entry]) -> Reading:
         broken = sum(1 for bad, _ in values if bad)
-        fields: Counter[str] = Counter()
-        examples: list[str] = []
-        for _, violations in values:
-            if violations:  # most events break nothing: skip them cheaply
-                fields.update({violated_field(v) for v in violations})  # once per event
-                examples += violations[: 3 - len(examples)]
         rate = broken / len(values)
-        evidence = {
-            "violation_rate": rate,
-            "broken": broken,
-            "count": len(values),
-            "fields": dict(fields.most_common()),
-            "examples": examples,
-        }
         bound = rate_bound(broken, len(values), "above")
-        evidence["lower_bound_99"] = bound
+
+        def evidence() -> dict[str, Any]:
+            fields: Counter[str] = Counter()
+            examples: list[str] = []
+            for _, violations in values:
+                if violations:  # most events break nothing: skip them cheaply
+                    fields.update({violated_field(v) for v in violations})  # once per event
+                    examples += violations[: 3 - len(examples)]
+            return {
+                "violation_rate": rate,
+                "broken": broken,
+                "count": len(values),
+                "fields": dict(fields.most_common()),
+                "examples": examples,
+                "lower_bound_99": bound,
+            }
+
         return Reading(
-            "violation_rate", rate, self.threshold, "above", len(values), evidence, bound
+            "violation_rate", rate, self.threshold, "above", len(values), Evidence(evidence), bound
         )

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ripcord.detect.base import Detector, Reading, Reference
+from ripcord.detect.base import Detector, Evidence, Reading, Reference
 from ripcord.detect.columns import NumericColumns
 from ripcord.detect.stats import ColumnDrift, NumericProfile, Profile, build_profile
 from ripcord.detect.windows import require_choice, require_int, require_number
@@ -192,23 +192,42 @@ class PredictionDriftDetector(DriftDetector):
         self.on = require_choice("on", on, ("prediction", "confidence"))
         self._window: deque[FeatureValue] = deque(maxlen=window)
         self._confidences: list[float | None] = []  # the own baseline for on="confidence"
+        #: numeric answers as a one-column matrix, from the first check after the freeze
+        self._numeric: NumericColumns | None = None
 
     def _append(self, event: InferenceEvent) -> None:
         if self.on == "prediction":
-            self._window.append(event.prediction)
-            return
-        if len(self._confidences) < self.reference.size:
-            self._confidences.append(event.confidence)
-        self._window.append(event.confidence)
+            value = event.prediction
+        else:
+            value = event.confidence
+            if len(self._confidences) < self.reference.size:
+                self._confidences.append(value)
+        self._window.append(value)
+        if self._numeric is not None:
+            self._numeric.extend(({self.on: value},))
 
     def _extend(self, events: Sequence[InferenceEvent]) -> None:
         if self.on == "prediction":
-            self._window.extend([e.prediction for e in events])
+            values = [e.prediction for e in events]
+            self._window.extend(values)
+            if self._numeric is not None:
+                self._numeric.extend([{self.on: v} for v in values])
         else:
             super()._extend(events)
 
     def _clear(self) -> None:
         self._window.clear()
+        if self._numeric is not None:
+            self._numeric.clear()
+
+    def _compare(self, profiles: Mapping[str, Profile]) -> dict[str, ColumnDrift]:
+        profile = profiles.get(self.on)
+        if not isinstance(profile, NumericProfile):  # categorical answers: counted as text
+            return super()._compare(profiles)
+        if self._numeric is None:
+            self._numeric = NumericColumns(self.window, {self.on: profile})
+            self._numeric.extend([{self.on: v} for v in self._window])
+        return self._numeric.compare(self.method)
 
     def _baseline(self) -> Mapping[str, Sequence[object]] | None:
         if self.on == "prediction":
@@ -277,18 +296,29 @@ class FeatureDriftDetector(DriftDetector):
         if self._numeric is not None:
             self._numeric.clear()
 
-    def _compare(self, profiles: Mapping[str, Profile]) -> dict[str, ColumnDrift]:
-        """Numeric columns from the matrix (built once, then fed as events arrive);
-        categorical ones from the window's dicts."""
-        if self._numeric is None:
+    def _compute(self) -> Reading | None:
+        """The largest statistic now; the evidence (a ranking of every feature) is built
+        from this check's arrays only if someone reads it."""
+        if not self._window_full():
+            return None
+        profiles = self._cached_profiles()
+        if not profiles:
+            return None
+        if self._numeric is None:  # numeric columns as a matrix, fed from now on
             numeric = {c: p for c, p in profiles.items() if isinstance(p, NumericProfile)}
             self._numeric = NumericColumns(self.window, numeric)
             self._numeric.extend(list(self._window))
-        drifts = self._numeric.compare(self.method)
-        for column, profile in profiles.items():
-            if column not in drifts:
-                drifts[column] = profile.compare(self._window_column(column), self.method)
-        return drifts
+        table = self._numeric.table(self.method)
+        others = {
+            column: profile.compare(self._window_column(column), self.method)
+            for column, profile in profiles.items()
+            if not isinstance(profile, NumericProfile)
+        }
+        statistics = [d.statistic for d in others.values()]
+        if table.statistic.size:
+            statistics.append(float(table.statistic.max()))
+        value = max(statistics)
+        return self._reading(value, Evidence(lambda: self._evidence({**table.drifts(), **others})))
 
     def _baseline(self) -> Mapping[str, Sequence[object]] | None:
         return self.reference.features if self.reference.frozen else None
@@ -300,9 +330,16 @@ class FeatureDriftDetector(DriftDetector):
         return [features.get(column) for features in self._window]
 
     def _read(self, drifts: Mapping[str, ColumnDrift]) -> Reading:
+        value = max(d.statistic for d in drifts.values())
+        return self._reading(value, self._evidence(drifts))
+
+    def _reading(self, value: float, evidence: Mapping[str, Any]) -> Reading:
+        metric = f"max_feature_{self.method}"
+        return Reading(metric, value, self.threshold, "above", len(self._window), evidence)
+
+    def _evidence(self, drifts: Mapping[str, ColumnDrift]) -> dict[str, Any]:
         ranked = sorted(drifts.items(), key=lambda item: (-item[1].statistic, item[0]))
-        value = ranked[0][1].statistic
-        evidence = {
+        return {
             "method": self.method,
             "bins": self.bins,
             "top_features": [drift.as_dict(feature) for feature, drift in ranked[:TOP_FEATURES]],
@@ -310,5 +347,3 @@ class FeatureDriftDetector(DriftDetector):
             "features_checked": len(ranked),
             "missing": {f: d.missing for f, d in sorted(drifts.items()) if d.missing},
         }
-        metric = f"max_feature_{self.method}"
-        return Reading(metric, value, self.threshold, "above", len(self._window), evidence)

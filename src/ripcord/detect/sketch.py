@@ -20,8 +20,10 @@ True
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable, Sequence
+from itertools import accumulate
 
 from ripcord.detect.windows import require_int, require_number
 
@@ -104,25 +106,24 @@ def quantiles(sketches: Sequence[QuantileSketch], qs: Sequence[float]) -> list[f
     count = sum(s.count for s in sketches)
     if count == 0:
         raise ValueError("sketches: no value seen yet")
-    merged: dict[int, int] = {}
-    for sketch in sketches:
+    merged = dict(sketches[0].buckets)  # copied in C; the others are usually small
+    for sketch in sketches[1:]:
         for key, n in sketch.buckets.items():
             merged[key] = merged.get(key, 0) + n
     low = min(s.min for s in sketches)
     high = max(s.max for s in sketches)
     zeros = sum(s.zeros for s in sketches)
     keys = sorted(merged)
+    cumulative = list(accumulate(merged[key] for key in keys))
     value_of = sketches[0].value_of
     answers = []
     for q in qs:
         rank = q * (count - 1)
-        seen, answer = zeros, low
-        if rank >= zeros:
-            for key in keys:
-                seen += merged[key]
-                if seen > rank:
-                    answer = value_of(key)
-                    break
+        answer = low
+        if rank >= zeros:  # the first bucket whose running count passes the rank
+            at = bisect_right(cumulative, rank - zeros)
+            if at < len(keys):
+                answer = value_of(keys[at])
         answers.append(min(max(answer, low), high))
     return answers
 
@@ -150,6 +151,9 @@ class WindowedSketch:
         self._accuracy, self._max_buckets = relative_accuracy, max_buckets
         self.relative_accuracy = self._make().relative_accuracy  # validated there
         self._sketches: deque[QuantileSketch] = deque([self._make()], maxlen=self.slices)
+        # The full slices never change again: their buckets are kept summed, so a query
+        # merges two sketches (that sum and the newest slice), not `slices` of them.
+        self._sealed = self._make()
 
     def _make(self) -> QuantileSketch:
         return QuantileSketch(self._accuracy, self._max_buckets)
@@ -157,9 +161,17 @@ class WindowedSketch:
     def add(self, value: float) -> None:
         current = self._sketches[-1]
         if current.count >= self.slice_size:
-            current = self._make()
-            self._sketches.append(current)  # the oldest slice ages out whole
+            self._rotate(current)
+            current = self._sketches[-1]
         current.add(value)
+
+    def _rotate(self, full: QuantileSketch) -> None:
+        """Seal the full slice, drop the oldest (the window moves on), start a new one."""
+        sealed = self._sealed
+        _merge(sealed, full, +1)
+        if len(self._sketches) == self.slices:
+            _merge(sealed, self._sketches[0], -1)
+        self._sketches.append(self._make())
 
     def add_many(self, values: Iterable[float]) -> None:
         for value in values:
@@ -175,7 +187,11 @@ class WindowedSketch:
         return sum(len(s.buckets) for s in self._sketches)
 
     def quantiles(self, qs: Sequence[float]) -> list[float]:
-        return quantiles([s for s in self._sketches if s.count], qs)
+        sealed, current = self._sealed, self._sketches[-1]
+        # min and max cannot be taken back out of a sum: read them from the slices
+        sealed.min = min(s.min for s in self._sketches)
+        sealed.max = max(s.max for s in self._sketches)
+        return quantiles([s for s in (sealed, current) if s.count], qs)
 
     def mean(self) -> float:
         return sum(s.total for s in self._sketches) / self.count
@@ -186,3 +202,18 @@ class WindowedSketch:
     def clear(self) -> None:
         self._sketches.clear()
         self._sketches.append(self._make())
+        self._sealed = self._make()
+
+
+def _merge(into: QuantileSketch, other: QuantileSketch, sign: int) -> None:
+    """Add (sign +1) or take back (-1) another sketch's counts; buckets that reach 0 go."""
+    buckets = into.buckets
+    for key, n in other.buckets.items():
+        left = buckets.get(key, 0) + sign * n
+        if left:
+            buckets[key] = left
+        else:
+            del buckets[key]
+    into.zeros += sign * other.zeros
+    into.count += sign * other.count
+    into.total += sign * other.total

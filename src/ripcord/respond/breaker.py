@@ -2,7 +2,10 @@
 
 The breaker is opened by signals (`trip`), not only by exceptions: a model that answers
 quickly and wrongly is as broken as one that throws. Half-open lets a share of traffic
-through to the serving version while it is verified; the rest stays on the fallback.
+through to the serving version while it is verified; the rest stays on the fallback. That
+share is part of the stored state (`RouteState.share`, the `routing.share` column), so a
+rollback stepping it 10 % → 50 % → 100 % moves every process's guard and gateway, not only
+its own.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class RouteState:
     canary: dict[str, float] = field(default_factory=dict)  # version -> share of traffic
     shadow: str | None = None  # receives a copy of each request; its answer is never served
     disabled_features: dict[str, Any] = field(default_factory=dict)  # name -> stand-in value
+    share: float | None = None  # half-open trial share; None: the breaker's default
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -43,6 +47,7 @@ class RouteState:
             "canary": dict(self.canary),
             "shadow": self.shadow,
             "disabled_features": dict(self.disabled_features),
+            "share": self.share,
         }
 
     def version_for(self, request_id: str) -> str | None:
@@ -69,10 +74,10 @@ class CircuitBreaker:
             raise ValueError(f"trial_share: {trial_share!r} must be in (0, 1]")
         self.state = state
         self.failure_threshold = failure_threshold
-        self.trial_share = trial_share
+        self.trial_share = trial_share  # the default, when the state names no share
         self._failures = 0
         self._calls = 0
-        self._share = Fraction(trial_share).limit_denominator(10_000)
+        self._share = _fraction(trial_share if state.share is None else state.share)
 
     def use_champion(self) -> bool:
         """True: send this call to the serving version; False: to the fallback."""
@@ -85,13 +90,23 @@ class CircuitBreaker:
         self._calls += 1
         return self._calls * self._share // 1 > (self._calls - 1) * self._share // 1
 
-    def set_share(self, share: float) -> None:
-        """The half-open trial share, e.g. stepped up 10 % → 50 % → 100 % by a rollback."""
-        if not 0.0 < share <= 1.0:
-            raise ValueError(f"share: {share!r} must be in (0, 1]")
-        self.trial_share = share
-        self._share = Fraction(share).limit_denominator(10_000)
+    def set_share(self, share: float | None) -> None:
+        """The half-open trial share in memory (None: the default). A rollback stepping it
+        goes through `RoutingTable.apply(share=...)`, which stores it and calls this."""
+        check_share(share)
+        self.state.share = share
+        self._share = _fraction(self.trial_share if share is None else share)
         self._calls = 0
+
+    def adopt(self, state: RouteState, *, reset: bool = False) -> None:
+        """Take a state read from, or just written to, the table. A breaker or a share that
+        moved (or `reset`) starts counting afresh, so the new share is exact from its start."""
+        before = self.state
+        self.state = state
+        if reset or state.breaker is not before.breaker:
+            self.set(state.breaker)
+        if reset or state.share != before.share:
+            self.set_share(state.share)
 
     def record_success(self) -> None:
         self._failures = 0
@@ -107,3 +122,12 @@ class CircuitBreaker:
         self.state.breaker = breaker
         self._failures = 0
         self._calls = 0
+
+
+def check_share(share: float | None) -> None:
+    if share is not None and not 0.0 < share <= 1.0:
+        raise ValueError(f"share: {share!r} must be in (0, 1]")
+
+
+def _fraction(share: float) -> Fraction:
+    return Fraction(share).limit_denominator(10_000)

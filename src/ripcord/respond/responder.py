@@ -87,10 +87,7 @@ class Responder:
                 action_id = app.rollback.start(
                     session, incident, actor="ripcord", approval=approval
                 ).id
-            with app.db.session() as session:
-                action = session.get(Action, action_id)
-                assert action is not None
-                step = app.rollback.advance(session, action)
+            step = app.runner.run(action_id)  # retried, else escalated: never half-done
         except Exception as exc:
             log.exception("rollback failed", extra={"incident": incident.id})
             self._reload_routes()
@@ -115,7 +112,7 @@ class Responder:
                 )
             self.page(incident, MessageKind.UPDATE, f"escalated: {reason}")
             return
-        self.after_step(action.id, step)
+        self.after_step(action_id, step)
 
     def resume(self) -> None:
         """After a restart: carry on every rollback left mid-way, and start the ones a crash
@@ -255,7 +252,7 @@ class Responder:
             if action is None:
                 raise NotFoundError("action", action_id)
             app.rollback.verified(session, action, ok=ok, detail=detail)
-            step = app.rollback.advance(session, action)
+        step = app.runner.run(action_id)  # the verdict is stored before the next candidate
         self.after_step(action_id, step)
 
     def after_step(self, action_id: int, step: Step) -> None:

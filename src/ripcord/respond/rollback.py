@@ -7,6 +7,7 @@
     verifying <───────────────────────────────────────────────────────────────────────┘
         ├──(window clean)──> done         (incident resolved, version marked good)
         └──(signal in window)──> validating (next candidate; traffic back on the fallback)
+    validating, promoting ──(the step keeps raising: retries spent)──> escalated
 
 Each step is written with its timeline entry and audit row in one transaction, so a crash
 between steps resumes from the last stored state. `start` on an incident that already has a
@@ -17,6 +18,9 @@ freezes the plan of its non-model parts at `start` (respond/parts.py) and restor
 that order inside the promotion, around the model's own promotion; each part's state is
 kept in `data["parts"]`. Without `model` in the order, the serving version is kept: it is
 validated as the only candidate and verified with the restored parts.
+
+The runtime drives it with respond/runner.py: one transaction per step, a failing step
+retried with backoff, then escalated (`escalate`), never half-done.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ripcord.errors import ApprovalError, RipcordError, RollbackError
+from ripcord.errors import ApprovalError, RegistryError, RipcordError, RollbackError
 from ripcord.incidents import service
 from ripcord.incidents.lifecycle import Status
 from ripcord.registry.artifacts import ArtifactStore
@@ -58,6 +62,15 @@ class Step(enum.StrEnum):
     @property
     def final(self) -> bool:
         return self in (Step.DONE, Step.ESCALATED, Step.REJECTED)
+
+
+class StepFailed(RipcordError):
+    """A validation attempt that raised (not a candidate that failed the golden set): the
+    version it was on, and why; retried, then recorded with the escalation."""
+
+    def __init__(self, version: str, cause: Exception) -> None:
+        self.version = version
+        super().__init__(f"{type(cause).__name__}: {cause}")
 
 
 class Rollback:
@@ -108,14 +121,29 @@ class Rollback:
 
     def advance(self, session: Session, action: Action) -> Step:
         """Run steps until the procedure must wait (approval, verification) or ends."""
-        while True:
-            step = Step(action.status)
-            if step is Step.VALIDATING:
-                self._validate_next(session, action)
-            elif step is Step.PROMOTING:
-                self._promote(session, action)
-            else:
-                return step
+        while self.step(session, action):
+            pass
+        return Step(action.status)
+
+    def step(self, session: Session, action: Action) -> bool:
+        """Run the current step once (one candidate validated, or the promotion); False
+        when the procedure must wait or has ended."""
+        step = Step(action.status)
+        if step is Step.VALIDATING:
+            self._validate_next(session, action)
+        elif step is Step.PROMOTING:
+            self._promote(session, action)
+        return step in (Step.VALIDATING, Step.PROMOTING)
+
+    def escalate(
+        self, session: Session, action: Action, reason: str, *, failed: StepFailed | None = None
+    ) -> None:
+        """End the procedure for a human, the traffic where the last committed step left it.
+        A validation that could not run is kept with the versions tried, with its error."""
+        if failed is not None:
+            tried = Validation(failed.version, 0, (), error=str(failed)).as_dict()
+            action.data = {**action.data, "tried": [*action.data["tried"], tried]}
+        self._set(session, action, Step.ESCALATED, "ripcord", reason)
 
     def approve(self, session: Session, action: Action, *, actor: str) -> None:
         """Record one approval (in `data["approvals"]`, audited); the rollback goes on once
@@ -233,19 +261,10 @@ class Rollback:
                 f"models.{incident.model}.golden_set: None; a rollback target "
                 "cannot be validated without a golden set"
             )
-        golden = GoldenSet.load(self.sop_dir / spec.golden_set.path, spec.golden_set.label)
         try:
-            predictor = self.registry.load(candidate)
-        except RipcordError as exc:  # a missing or altered artifact fails; the next is tried
-            result = Validation(candidate.version, 0, (), error=str(exc))
-        else:
-            result = validate(
-                predictor,
-                golden,
-                spec.slas,
-                version=candidate.version,
-                fairness=spec.golden_set.fairness,
-            )
+            result = self._score(candidate, incident.model)
+        except Exception as exc:  # an outage or a crashing scorer: retried, not a verdict
+            raise StepFailed(candidate.version, exc) from exc
         self._record_validation(session, incident, action, candidate.version, result)
         candidate.validation = result.as_dict()
         self.registry.record_validation(session, candidate, candidate.validation)
@@ -254,6 +273,21 @@ class Rollback:
         action.data = {**action.data, "target": candidate.version}
         nxt = Step.AWAITING_APPROVAL if action.data["approval"] else Step.PROMOTING
         self._set(session, action, nxt, "ripcord", f"{candidate.version} passed the golden set")
+
+    def _score(self, candidate: ModelVersion, model: str) -> Validation:
+        """The candidate on the golden set. A missing or altered artifact is the candidate's
+        failure (the next is tried); a registry that cannot be reached is not: it raises."""
+        spec = self.sop.models[model]
+        assert spec.golden_set is not None
+        golden = GoldenSet.load(self.sop_dir / spec.golden_set.path, spec.golden_set.label)
+        try:
+            predictor = self.registry.load(candidate)
+        except RegistryError:
+            raise
+        except RipcordError as exc:
+            return Validation(candidate.version, 0, (), error=str(exc))
+        fairness = spec.golden_set.fairness
+        return validate(predictor, golden, spec.slas, version=candidate.version, fairness=fairness)
 
     def _pool(
         self, session: Session, model: str, action: Action, tried: set[str]
@@ -310,6 +344,8 @@ class Rollback:
                 kind="rollback",
                 reason=f"incident {incident.id}",
             )
+        first = self.sop.rollback.traffic_steps[0]  # a new target starts at the first step
+        action.data = {**action.data, "traffic_step": 0}
         self.routes.apply(
             session,
             incident.model,
@@ -317,7 +353,8 @@ class Rollback:
             actor=actor,
             serving=target,
             breaker=BreakerState.HALF_OPEN,
-            reason=f"rollback to {target}: traffic returns while it is verified",
+            share=first,
+            reason=f"rollback to {target}: {first:.0%} of traffic returns while it is verified",
         )
         service.transition(
             session,

@@ -1,7 +1,8 @@
 """The routing table: where each model's traffic goes, in memory for the guard and in the
 database as the truth. Every change is written with its audit row (before and after) in the
 caller's transaction; if that transaction fails, `load` puts memory back to what is stored,
-so routing is never in an unknown state."""
+so routing is never in an unknown state. The half-open trial share is stored with the rest:
+leaving half-open clears it, so a stale share never outlives the step that set it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any, TypedDict, Unpack
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ripcord.respond.breaker import BreakerState, CircuitBreaker, RouteState
+from ripcord.respond.breaker import BreakerState, CircuitBreaker, RouteState, check_share
 from ripcord.store import audit
 from ripcord.store.tables import Routing
 
@@ -23,14 +24,10 @@ class RoutingTable:
         self.breakers: dict[str, CircuitBreaker] = {}
 
     def load(self, session: Session) -> None:
-        """(Re)read every row: memory follows the database. A breaker that another process
-        moved starts counting afresh, as `apply` does here."""
+        """(Re)read every row: memory follows the database. A breaker or a trial share
+        that another process moved starts counting afresh, as `apply` does here."""
         for row in session.scalars(select(Routing)):
-            cb, state = self._breaker(row.model), _state(row)
-            moved = cb.state.breaker is not state.breaker
-            cb.state = state
-            if moved:
-                cb.set(state.breaker)
+            self._breaker(row.model).adopt(_state(row))
 
     def _breaker(self, model: str) -> CircuitBreaker:
         if model not in self.breakers:
@@ -58,6 +55,7 @@ class RoutingTable:
         **changes: Unpack[RouteChanges],
     ) -> RouteState:
         """Change a model's routing: row, audit (before and after) and memory together."""
+        check_share(changes.get("share"))
         row = session.get(Routing, model)
         if row is None:
             row = Routing(
@@ -73,11 +71,11 @@ class RoutingTable:
         before = cb.state.as_dict()
         for key, value in changes.items():
             setattr(row, key, value.value if isinstance(value, BreakerState) else value)
+        if row.breaker != BreakerState.HALF_OPEN.value:
+            row.share = None  # a share means something only while half-open
         row.revision, row.updated_at = (row.revision or 0) + 1, at
         state = _state(row)
-        cb.state = state
-        if "breaker" in changes:
-            cb.set(state.breaker)
+        cb.adopt(state, reset="breaker" in changes or "share" in changes)
         audit.append(
             session,
             at=at,
@@ -99,6 +97,7 @@ class RouteChanges(TypedDict, total=False):
     canary: dict[str, float]
     shadow: str | None
     disabled_features: dict[str, Any]
+    share: float | None
 
 
 def _state(row: Routing) -> RouteState:
@@ -112,4 +111,5 @@ def _state(row: Routing) -> RouteState:
         canary=dict(row.canary or {}),
         shadow=row.shadow,
         disabled_features=dict(row.disabled_features or {}),
+        share=row.share,
     )

@@ -6,7 +6,8 @@ back progressively through the half-open breaker — by default 10 %, then 50 %,
 (`rollback.traffic_steps`) — each step a clean window of its share of the events and a
 check that no detector is breached before the next; a signal on the version at any step
 fails it, and the rollback goes on to the next candidate. The step reached is stored with
-the rollback's action, so a restart resumes at that step.
+the rollback's action and the share in the routing row, in one transaction, so a restart
+resumes at that step and every other process (guards, `ripcord gateway`) serves that share.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ripcord.events import InferenceEvent, Route
 from ripcord.incidents import service
 from ripcord.registry.local import Health
 from ripcord.respond import parts
+from ripcord.respond.breaker import BreakerState
 from ripcord.store import audit
 from ripcord.store.tables import Action
 
@@ -64,7 +66,17 @@ class Verifier:
         self.active[model] = Verification(
             model, target, needed, "rollback", action.id, 0, step, steps
         )
-        self.app.routes.breaker(model).set_share(steps[step])
+        state = self.app.routes.state(model)
+        if state.breaker is BreakerState.HALF_OPEN and state.share != steps[step]:  # pre-0007
+            with self.app.db.session() as session:
+                self.app.routes.apply(
+                    session,
+                    model,
+                    at=self.app.clock.now(),
+                    actor="ripcord",
+                    reason=f"{target}: traffic step {step + 1}/{len(steps)} resumed",
+                    share=steps[step],
+                )
 
     def broken_by(self, signal: Signal) -> Verification | None:
         """A signal on the version under verification ends its window (failed)."""
@@ -99,6 +111,17 @@ class Verifier:
         app = self.app
         check.step, check.seen = check.step + 1, 0
         share = check.steps[check.step]
+        try:
+            self._store_step(check, share)
+        except Exception:
+            with app.db.session() as session:  # memory follows what was really stored
+                app.routes.load(session)
+            raise
+
+    def _store_step(self, check: Verification, share: float) -> None:
+        """The step reached (with the action) and its share (in the routing row, audited),
+        in one transaction: a crash leaves both at the old step or both at the new one."""
+        app = self.app
         with app.db.session() as session:
             action = session.get(Action, check.action_id)
             assert action is not None
@@ -126,7 +149,14 @@ class Verifier:
                 before={"share": check.steps[check.step - 1]},
                 after={"share": share},
             )
-        app.routes.breaker(check.model).set_share(share)
+            app.routes.apply(
+                session,
+                check.model,
+                at=app.clock.now(),
+                actor="ripcord",
+                reason=message,
+                share=share,
+            )
 
     def finish(self, check: Verification, *, ok: bool, detail: str) -> None:
         """A window closed: a rollback goes on; a deploy may earn a good mark."""

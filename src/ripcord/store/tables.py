@@ -89,6 +89,7 @@ class Routing(Base):
     canary: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # version -> share of traffic
     shadow: Mapped[str | None] = mapped_column(String(100))  # gets a copy, never served
     disabled_features: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # name -> stand-in
+    share: Mapped[float | None]  # half-open: the serving version's stepped trial share
     revision: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime]
 
