@@ -9,7 +9,10 @@ contract), and this script, the load generator. Load is open-loop: request i is 
 t0 + i / rate whatever happened to the ones before, and its latency counts from that
 planned moment, so a stall shows up in the figures instead of slowing the load down
 (no coordinated omission). Direct and gateway phases alternate in rounds so both see the
-same machine; the first second of each phase is a warm-up and is not counted.
+same machine; the first second of each phase is a warm-up and is not counted. Beside the
+latencies it reports, per request through the gateway, the CPU each process spent and the
+time the gateway and the load generator spent runnable but waiting for a core (Linux
+schedstat): on a shared machine that wait, not the gateway's own work, makes the p99.
 """
 
 from __future__ import annotations
@@ -38,8 +41,8 @@ from sqlalchemy import func, select
 
 from ripcord.app import Ripcord
 from ripcord.drills.demo import MODEL, prepare
-from ripcord.gateway import upstream
 from ripcord.gateway.fake import listen, wait_healthy
+from ripcord.gateway.transport import StreamTransport, Target, Timeouts
 from ripcord.notify import RecordingChannel
 from ripcord.store.tables import EventRow
 
@@ -52,6 +55,7 @@ ROW = {
     "utilization": 0.3,
 }
 WARMUP_S = 1.0
+LIMITS = Timeouts(10.0, 10.0, 10.0)
 QS = ("p50", "p99")
 
 
@@ -101,20 +105,21 @@ def setup(home: Path, model_url: str) -> Path:
     return sop
 
 
-async def phase(client: httpx.AsyncClient, url: str, rate: float, seconds: float) -> np.ndarray:
+async def phase(client: StreamTransport, url: str, rate: float, seconds: float) -> np.ndarray:
     """Open-loop load for `seconds`; each latency (ms) from the request's planned start.
     Failed requests count as NaN."""
     n = int(rate * seconds)
     out = np.full(n, np.nan)
     loop = asyncio.get_running_loop()
     t0 = loop.time() + 0.05
+    target, body = Target.parse(url), json.dumps(ROW).encode()
 
     async def one(i: int, planned: float) -> None:
         try:
-            response = await client.post(url, json=ROW)
+            status, _ = await client.post_json(target, body, LIMITS)
         except httpx.HTTPError:
             return
-        if response.status_code == 200:
+        if status == 200:
             out[i] = (loop.time() - planned) * 1000.0
 
     tasks = []
@@ -137,6 +142,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def waited_seconds(pid: int) -> float:
+    """Seconds the threads of one process spent runnable but waiting for a core (Linux
+    schedstat; 0 elsewhere): on a shared machine, where a tail latency comes from."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(task.read_text().split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 1e9
+
+
 def children(pid: int) -> list[int]:
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -149,28 +166,37 @@ def children(pid: int) -> list[int]:
 
 
 class Cpu:
-    """CPU seconds spent by groups of processes while each path is under load."""
+    """CPU seconds spent by groups of processes while the gateway is under load, and
+    seconds they waited for a core (`waited`)."""
 
     def __init__(self, groups: dict[str, list[int]]) -> None:
         self.groups = groups
         self.spent: dict[str, float] = dict.fromkeys(groups, 0.0)
+        self.waited: dict[str, float] = dict.fromkeys(groups, 0.0)
         self.requests = 0  # sent to the gateway while measured, warm-up seconds included
 
-    def now(self) -> dict[str, float]:
-        return {name: sum(map(cpu_seconds, pids)) for name, pids in self.groups.items()}
+    def now(self) -> dict[str, tuple[float, float]]:
+        return {
+            name: (sum(map(cpu_seconds, pids)), sum(map(waited_seconds, pids)))
+            for name, pids in self.groups.items()
+        }
 
-    def add(self, before: dict[str, float]) -> None:
-        for name, value in self.now().items():
-            self.spent[name] += value - before[name]
+    def add(self, before: dict[str, tuple[float, float]]) -> None:
+        for name, (spent, waited) in self.now().items():
+            self.spent[name] += spent - before[name][0]
+            self.waited[name] += waited - before[name][1]
 
 
 async def load(
     urls: dict[str, str], rate: float, seconds: float, rounds: int, cpu: Cpu
 ) -> dict[str, Any]:
     samples: dict[str, list[np.ndarray]] = {name: [] for name in urls}
-    # the gateway's own lean client: httpx's default transport costs the load generator
-    # ~1.8 ms of CPU per request here, too much to hold 500 requests/s from one process
-    async with upstream.client(10.0, connections=256) as client:
+    # the gateway's own lean client (`post_json`, no httpx request or response objects):
+    # httpx's default transport costs the load generator ~1.8 ms of CPU per request here,
+    # too much to hold 500 requests/s from one process, and every CPU millisecond it spends
+    # is one the servers measured wait for on a small machine
+    client = StreamTransport(max_connections=256)
+    try:
         for url in urls.values():  # open the connections, warm both servers
             await phase(client, url, rate, 1.0)
         for _ in range(rounds):
@@ -183,6 +209,8 @@ async def load(
                 if name == "gateway":
                     cpu.add(before)
                     cpu.requests += int(rate * seconds / rounds)
+    finally:
+        await client.aclose()
     return {name: np.concatenate(parts) for name, parts in samples.items()}
 
 
@@ -198,6 +226,7 @@ def figures(latencies: dict[str, np.ndarray], cpu: Cpu) -> dict[str, float]:
     out["gateway_added_p99_ms"] = out["gateway_p99_ms"] - out["direct_p99_ms"]
     for name, spent in cpu.spent.items():
         out[f"{name}_cpu_ms_per_request"] = spent * 1000.0 / max(cpu.requests, 1)
+        out[f"{name}_wait_ms_per_request"] = cpu.waited[name] * 1000.0 / max(cpu.requests, 1)
     return out
 
 
@@ -238,7 +267,7 @@ def _run(
                 "gateway": f"{gateway_url}/models/{MODEL}/predict",
             }
             groups = {"gateway": [gateway.pid], "runtime": children(gateway.pid)}
-            cpu = Cpu(groups | {"model": [model.pid]})
+            cpu = Cpu(groups | {"model": [model.pid], "load": [os.getpid()]})
             latencies = asyncio.run(load(urls, rate, seconds, rounds, cpu))
             health = httpx.get(f"{gateway_url}/healthz", trust_env=False).json()
     return figures(latencies, cpu), events(home), health
@@ -259,7 +288,10 @@ def show(result: dict[str, float], title: str, recorded: int, dropped: int, load
         f"{dropped}; CPU per request through the gateway (ms): gateway "
         f"{result['gateway_cpu_ms_per_request']:.2f}, its runtime process "
         f"{result['runtime_cpu_ms_per_request']:.2f}, model server "
-        f"{result['model_cpu_ms_per_request']:.2f}; {os.cpu_count()} cores, load average "
+        f"{result['model_cpu_ms_per_request']:.2f}, load generator "
+        f"{result['load_cpu_ms_per_request']:.2f}; waiting for a core (ms per request): "
+        f"gateway {result['gateway_wait_ms_per_request']:.2f}, load generator "
+        f"{result['load_wait_ms_per_request']:.2f}; {os.cpu_count()} cores, load average "
         f"before the run {load:.2f}"
     )
 

@@ -345,14 +345,12 @@ def gateway(
 ) -> None:
     """Serve the HTTP gateway: POST /models/MODEL/predict, routed by the routing table to
     the upstreams of the SOP file's gateway section (changes apply within a second)."""
-    import uvicorn
-
     from ripcord.gateway import create_process_gateway
+    from ripcord.gateway.server import serve
 
     gateway_app = create_process_gateway(sop, home=Path.cwd())  # refuses a file without one
     console.print(f"gateway on http://{host}:{port}; detection runs in a child process")
-    # no access log: every request is recorded as an inference event instead
-    uvicorn.run(gateway_app, host=host, port=port, access_log=False)
+    serve(gateway_app, host=host, port=port)  # uvicorn, tuned for the gateway (see there)
 
 
 @token_app.command("create")

@@ -31,6 +31,7 @@ def test_the_named_approver_approves_a_held_rollback(
     r = client("carol").post(f"/v1/actions/{action_id}/approve")
     assert r.status_code == 200, r.text
     assert (r.json()["status"], r.json()["approved_by"]) == ("verifying", "carol")
+    assert r.json()["approvals"] == ["carol"]
     assert rc.routes.state(MODEL).serving == "v1"
     assert rc.routes.state(MODEL).breaker is BreakerState.HALF_OPEN
     r = client("carol").post(f"/v1/actions/{action_id}/approve")

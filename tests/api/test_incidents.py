@@ -129,3 +129,19 @@ def test_resolve_needs_a_reason_and_follows_the_lifecycle(
     assert (row.actor, row.reason) == ("alice", "autoscaler fixed")
     r = alice.post(f"/v1/incidents/{incident.id}/resolve", json={"reason": "again"})
     assert r.status_code == 409 and "resolved -> resolved" in r.json()["message"]
+
+
+def test_reopen_brings_a_resolved_incident_back_and_pages_its_primary(
+    rc: Ripcord, app: FastAPI, client: Clients
+) -> None:
+    incident = raise_signal(app, "latency", 120.0, 50.0)
+    alice = client("alice")
+    r = alice.post(f"/v1/incidents/{incident.id}/reopen", json={"reason": "too early"})
+    assert r.status_code == 409 and "open -> open" in r.json()["message"]
+    alice.post(f"/v1/incidents/{incident.id}/resolve", json={"reason": "autoscaler fixed"})
+    assert alice.post(f"/v1/incidents/{incident.id}/reopen", json={}).status_code == 422
+    r = alice.post(f"/v1/incidents/{incident.id}/reopen", json={"reason": "p95 is back up"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["acknowledged_at"]) == ("open", None)
+    row = audit_rows(rc, "incident.open")[-1]
+    assert (row.actor, row.reason, row.before["status"]) == ("alice", "p95 is back up", "resolved")

@@ -157,3 +157,29 @@ def test_shadow_copies_reach_the_serving_versions_shadow_detector() -> None:
         signals += e.observe_batch(pair) if i % 2 else [s for ev in pair for s in e.observe(ev)]
     assert [(s.version, s.family) for s in signals] == [("1", "shadow_disagreement")]
     assert signals[0].at > T0 + timedelta(seconds=150)
+
+
+def test_a_detector_is_read_every_tenth_of_its_window_and_change_points_at_every_check() -> None:
+    detectors = (
+        DetectorSpec(type="error_rate", window=300),
+        DetectorSpec(type="error_rate", name="tight", window=300, check_every=15),
+        DetectorSpec(type="error_rate", name="small", window=40),
+        DetectorSpec(type="cusum", params={"on": "error"}),
+    )
+    model = ModelSop(owner="team", slas=Slas(max_error_rate=0.05), detectors=detectors)
+    e = DetectionEngine(Sop(models={"m": model}), default_registry())
+    e.observe_batch(events(1, 10))
+    units = e._watch("m", "1").units
+    assert {n: u.every for n, u in units.items()} == {
+        "error_rate": 30,
+        "tight": 20,  # rounded up to the engine's cadence of 10
+        "small": 10,
+        "cusum": 10,
+    }
+    read: list[str] = []
+    for name, unit in units.items():
+        check = unit.all.detector.check
+        unit.all.detector.check = lambda n=name, c=check: read.append(n) or c()  # type: ignore[method-assign]
+    e.observe_batch(events(2, 50, start=10))  # reaches 20, 30, 40, 50, 60 events
+    assert read.count("error_rate") == 2  # at 30 and 60
+    assert read.count("tight") == 3 and read.count("small") == read.count("cusum") == 5

@@ -145,3 +145,11 @@ def resolve(incident_id: IncidentId, body: ReasonIn, state: State, who: Responde
     """Resolve by hand; the reason is audited. 409 if the lifecycle does not allow it."""
     with state.runtime() as rc:
         return IncidentOut.of(desk.resolve(rc, incident_id, body.reason, actor=who.name))
+
+
+@router.post("/{incident_id}/reopen", responses={**FOUND, **CONFLICT})
+def reopen(incident_id: IncidentId, body: ReasonIn, state: State, who: Responder) -> IncidentOut:
+    """Reopen a resolved incident: a fresh ack deadline, the owner's primary paged again and
+    escalation restarted from there. 409 unless it is resolved (not yet reviewed)."""
+    with state.runtime() as rc:
+        return IncidentOut.of(desk.reopen(rc, incident_id, body.reason, actor=who.name))

@@ -164,7 +164,10 @@ class ActionOut(BaseModel):
     kind: str
     status: str
     proposed_by: str
-    approved_by: str | None
+    approved_by: str | None = Field(description="the approval that let the rollback go on")
+    approvals: list[str] = Field(
+        description="every approver so far, in order (the SOP can ask for two at SEV-1)"
+    )
     created_at: datetime
     updated_at: datetime
     target: str | None = Field(description="the version a rollback restores, once chosen")
@@ -180,6 +183,7 @@ class ActionOut(BaseModel):
             status=a.status,
             proposed_by=a.proposed_by,
             approved_by=a.approved_by,
+            approvals=list(a.data.get("approvals", [])),
             created_at=a.created_at,
             updated_at=a.updated_at,
             target=a.data.get("target"),

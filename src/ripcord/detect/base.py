@@ -143,6 +143,10 @@ class Detector(abc.ABC):
     #: the traffic the family reads: "tabular" features and predictions, "text" replies
     #: (LLM output), or "shadow" (the engine also hands it the shadow version's copies)
     traffic: ClassVar[str] = "tabular"
+    #: whether the engine may read it every tenth of its window rather than at every
+    #: check: a window-based reading moves by at most a tenth between two reads, while a
+    #: change-point statistic crosses its threshold on one event and is read at each check
+    spread_checks: ClassVar[bool] = True
 
     def __init__(self, *, name: str, window: int, threshold: float | None) -> None:
         if window <= 0:

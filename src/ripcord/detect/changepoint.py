@@ -270,6 +270,7 @@ class ChangePointDetector(Detector):
 
     default_h: ClassVar[float]
     running: ClassVar[bool]
+    spread_checks = False  # the statistic crosses h on one event: read it at every check
 
     def __init__(
         self,

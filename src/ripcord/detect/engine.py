@@ -9,6 +9,11 @@ Events may come one by one (`observe`) or in the micro-batches the SDK and API d
 seen, so a batch gives exactly the signals (and timestamps) of its events fed one by one:
 the batch path only replaces per-event detector calls with one call per chunk of events
 between two checks.
+
+A check reads the detectors that are due: by default a window-based detector every tenth
+of its window (a window of 300 events is read every 30 events: its reading has moved by at
+most a tenth since the last read, so a signal comes at most that much later), and a
+change-point detector at every check. `check_every` on a detector entry overrides it.
 """
 
 from __future__ import annotations
@@ -90,6 +95,8 @@ class _Unit:
     segments: dict[tuple[str, ...], _Track] = field(default_factory=dict)
     overflow: int = 0  # events of segments past `max_segments`, not watched on their own
 
+    every: int = 1  # events between two readings: a multiple of the engine's cadence
+
     def __post_init__(self) -> None:
         self.all = self.new_track(None)
 
@@ -169,8 +176,19 @@ class DetectionEngine:
             units = {
                 d.key: _Unit(d, partial(self.registry.build, d, spec, ref)) for d in spec.detectors
             }
+            for unit in units.values():
+                unit.every = self._cadence(unit)
             self._watches[key] = _Watch(units)
         return self._watches[key]
+
+    def _cadence(self, unit: _Unit) -> int:
+        """How often a unit is read, rounded up to a multiple of the engine's cadence (so
+        that batches still end their chunks exactly at the reads)."""
+        spec, step = unit.spec, self.check_every
+        wanted = spec.check_every
+        if wanted is None:
+            wanted = spec.window // 10 if unit.all.detector.spread_checks else step
+        return step * max(1, -(-wanted // step))
 
     def observe(self, event: InferenceEvent) -> list[Signal]:
         """Feed one event; returns the signals it raised (usually none)."""
@@ -280,7 +298,9 @@ class DetectionEngine:
         units: dict[str, _Unit] | None = None,
     ) -> list[Signal]:
         signals = []
-        for name, unit in (units or watch.units).items():
+        if units is None:  # an inference event's check: the units due at this count
+            units = {n: u for n, u in watch.units.items() if watch.seen % u.every == 0}
+        for name, unit in units.items():
             for track, reading in self._judge(unit, event.timestamp):
                 signals.append(
                     Signal(

@@ -23,54 +23,64 @@ goes back in the same header; canary assignment is sticky per id. Answers:
 Two factories: `create_process_gateway` (what `ripcord gateway` serves: the runtime in a
 child process) and `create_gateway(rc)` (the runtime in a thread, on a runtime the caller
 owns: tests, embedding).
+
+The app is a bare ASGI callable rather than a Starlette app: two fixed routes do not need
+a router, and Starlette's middleware stack, request and response objects cost about a
+tenth of the gateway's CPU per request (see benchmarks/README.md, Gateway). Every answer
+is built whole before the first byte is sent, so a failure while building it is a clean
+500; the shadow's copy is started only after the answer is sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import json
-import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from starlette.applications import Starlette
-from starlette.background import BackgroundTask
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from ripcord.app import Ripcord
 from ripcord.clock import Clock, SystemClock
 from ripcord.detect import default_registry
 from ripcord.errors import InputError, Problem
 from ripcord.events import Route as Served
-from ripcord.gateway import upstream
 from ripcord.gateway.child import RuntimeProcess
 from ripcord.gateway.proxy import Proxy, Result
 from ripcord.gateway.runtime import RuntimeThread, Sink
+from ripcord.gateway.upstream import Upstream
 from ripcord.respond.decide import Answer
 from ripcord.respond.routing import RoutingTable
 from ripcord.sop import load as sop_load
 from ripcord.sop.schema import Sop
 from ripcord.store.db import Database, default_url
 
+log = logging.getLogger(__name__)
+
 REQUEST_ID = "X-Request-Id"
+_REQUEST_ID = REQUEST_ID.lower().encode("latin-1")  # ASGI header names are lower case
 MAX_REQUEST_ID = 200  # an inference event's request id is at most this long
+PREFIX, SUFFIX = "/models/", "/predict"
 
 
-def create_gateway(rc: Ripcord, *, refresh_every: float = 0.5) -> Starlette:
+def create_gateway(rc: Ripcord, *, refresh_every: float = 0.5) -> Gateway:
     """A gateway whose runtime loop runs in a thread of this process, on `rc` (which stays
     the caller's to close): for tests and for hosts that embed it. Routing changes stored
     by any process reach it within `refresh_every` seconds (see `respond.refresh`)."""
-    return _app(rc.sop, rc.routes, rc.clock, lambda: RuntimeThread(rc, refresh_every=refresh_every))
+    return _gateway(
+        rc.sop, rc.routes, rc.clock, lambda: RuntimeThread(rc, refresh_every=refresh_every)
+    )
 
 
 def create_process_gateway(
     sop_path: Path, *, home: Path, url: str | None = None, refresh_every: float = 0.5
-) -> Starlette:
+) -> Gateway:
     """What `ripcord gateway` serves: the runtime (detection, response, database writes)
     runs in a child process on the same database, off the request path's GIL, and the
     gateway keeps a mirror of the routing table in step with the stored rows."""
@@ -79,7 +89,7 @@ def create_process_gateway(
     routes = RoutingTable()
     with db.session() as session:
         routes.load(session)
-    return _app(
+    return _gateway(
         sop,
         routes,
         SystemClock(),
@@ -90,74 +100,204 @@ def create_process_gateway(
     )
 
 
-def _app(
+def _gateway(
     sop: Sop,
     routes: RoutingTable,
     clock: Clock,
     sink: Callable[[], Sink],
     *,
     own_process: bool = False,
-) -> Starlette:
+) -> Gateway:
     spec = sop.gateway
     if spec is None or not spec.models:
         problem = Problem("gateway.models", None, "must name each model's version URLs")
         raise InputError("SOP file for the gateway", [problem])
     for model in spec.models:  # made here, before a second thread can look them up
         routes.breaker(model)
+    return Gateway(sop, routes, clock, sink, own_process=own_process)
 
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        runtime = sink()
-        http = upstream.client(spec.timeout_s)
-        proxy = Proxy(sop, routes, clock, http, runtime)
+
+class RequestIds:
+    """Ids for requests that come without one: a random prefix per process and a counter,
+    32 hex digits like a UUID's, unique without a system call per request."""
+
+    def __init__(self) -> None:
+        self.prefix = secrets.token_hex(8)
+        self.counter = itertools.count()
+
+    def __call__(self) -> str:
+        return f"{self.prefix}{next(self.counter):016x}"
+
+
+@dataclass
+class Response:
+    """An HTTP answer, built whole before anything is sent."""
+
+    status: int
+    body: dict[str, Any]
+    request_id: str | None = None
+    result: Result | None = None  # a served request: its shadow copy goes after the answer
+
+    def encode(self) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        data = json.dumps(self.body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        content = data.encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", b"%d" % len(content)),
+        ]
+        if self.request_id is not None:
+            headers.append((_REQUEST_ID, self.request_id.encode("latin-1")))
+        return headers, content
+
+
+class Gateway:
+    """The ASGI app: `POST /models/{model}/predict` and `GET /healthz`, with a lifespan
+    that starts the runtime, the upstream pool and the proxy, and stops them in turn."""
+
+    def __init__(
+        self,
+        sop: Sop,
+        routes: RoutingTable,
+        clock: Clock,
+        sink: Callable[[], Sink],
+        *,
+        own_process: bool = False,
+    ) -> None:
+        self.sop, self.routes, self.clock, self.sink = sop, routes, clock, sink
+        self.own_process = own_process
+        self.proxy: Proxy | None = None
+        self.ids = RequestIds()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http":
+            await self._http(scope, receive, send)
+
+    # -- lifespan -------------------------------------------------------------------------
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self.start()
+                except Exception as exc:
+                    log.exception("gateway failed to start")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def start(self) -> None:
+        assert self.sop.gateway is not None
+        runtime = self.sink()
+        upstream = Upstream(self.sop.gateway.timeout_s)
+        self.proxy = Proxy(self.sop, self.routes, self.clock, upstream, runtime)
         runtime.start()
-        app.state.proxy = proxy
-        if own_process:  # what exists now lives as long as the server: keep it out of
+        if self.own_process:  # what exists now lives as long as the server: keep it out of
             gc.collect()  # the collector's full passes, which stall requests for tens of ms
             gc.freeze()
+
+    async def stop(self) -> None:
+        proxy, self.proxy = self.proxy, None
+        if proxy is None:
+            return
+        await proxy.close()
+        await proxy.upstream.aclose()
+        await asyncio.to_thread(proxy.runtime.stop)
+
+    # -- requests -------------------------------------------------------------------------
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            yield
-        finally:
-            await proxy.close()
-            await http.aclose()
-            await asyncio.to_thread(runtime.stop)
+            response = await self._route(scope, receive)
+            headers, content = response.encode()
+        except Exception:  # a bug, not the caller's fault: say so, keep serving
+            log.exception("gateway request failed", extra={"path": scope.get("path")})
+            response = Response(500, {"error": "internal error"})
+            headers, content = response.encode()
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+        result = response.result
+        if result is not None and result.shadow is not None and self.proxy is not None:
+            await self.proxy.mirror(result)  # after the answer: never delays or changes it
 
-    endpoints = [
-        Route("/models/{model}/predict", predict, methods=["POST"]),
-        Route("/healthz", healthz, methods=["GET"]),
-    ]
-    return Starlette(routes=endpoints, lifespan=lifespan)
+    async def _route(self, scope: Scope, receive: Receive) -> Response:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path == "/healthz":
+            return self._healthz() if method in ("GET", "HEAD") else _not_allowed()
+        model = path[len(PREFIX) : -len(SUFFIX)]
+        if not (path.startswith(PREFIX) and path.endswith(SUFFIX) and model) or "/" in model:
+            return Response(404, {"error": "not found", "message": f"no route {path!r}"})
+        if method != "POST":
+            return _not_allowed()
+        if self.proxy is None:
+            return Response(503, {"error": "starting", "message": "the gateway is not started"})
+        return await self._predict(self.proxy, model, _request_id(scope) or self.ids(), receive)
+
+    async def _predict(self, proxy: Proxy, model: str, rid: str, receive: Receive) -> Response:
+        if model not in proxy.spec.models:
+            return _error(404, rid, "unknown model", f"unknown model: {model!r}")
+        if len(rid) > MAX_REQUEST_ID:
+            problems = [_problem(REQUEST_ID, f"is longer than {MAX_REQUEST_ID} characters")]
+            return _error(422, rid[:MAX_REQUEST_ID], "invalid input", "bad request id", problems)
+        try:
+            features = json.loads(await _body(receive))
+        except ValueError:
+            features = None
+        if not isinstance(features, dict):
+            problems = [_problem("body", "must be a JSON object of features")]
+            return _error(422, rid, "invalid input", "the body is not a JSON object", problems)
+        result = await proxy.serve(model, features, rid)
+        response = _answer(result)
+        response.result = result
+        return response
+
+    def _healthz(self) -> Response:
+        """Liveness, the runtime's state (starting, ready, down), records dropped on a full
+        runtime queue, shadow copies skipped, and the routing revision each model is
+        served by."""
+        proxy = self.proxy
+        if proxy is None:
+            return Response(503, {"status": "starting"})
+        routes = proxy.routes
+        body = {
+            "status": "ok",
+            "runtime": proxy.runtime.status,
+            "dropped": proxy.runtime.dropped,
+            "shadows_skipped": proxy.shadows_skipped,
+            "routing": {m: routes.state(m).revision for m in proxy.spec.models},
+        }
+        return Response(200, body)
 
 
-def _proxy(request: Request) -> Proxy:
-    proxy: Proxy = request.app.state.proxy
-    return proxy
+def _request_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == _REQUEST_ID:
+            return value.decode("latin-1") or None
+    return None
 
 
-async def predict(request: Request) -> JSONResponse:
-    proxy = _proxy(request)
-    model = request.path_params["model"]
-    rid = request.headers.get(REQUEST_ID) or uuid.uuid4().hex
-    if model not in proxy.spec.models:
-        return _error(404, rid, "unknown model", f"unknown model: {model!r}")
-    if len(rid) > MAX_REQUEST_ID:
-        problems = [_problem(REQUEST_ID, f"is longer than {MAX_REQUEST_ID} characters")]
-        return _error(422, rid[:MAX_REQUEST_ID], "invalid input", "bad request id", problems)
-    try:
-        features = json.loads(await request.body())
-    except ValueError:
-        features = None
-    if not isinstance(features, dict):
-        problems = [_problem("body", "must be a JSON object of features")]
-        return _error(422, rid, "invalid input", "the body is not a JSON object", problems)
-    result = await proxy.serve(model, features, rid)
-    response = _answer(result)
-    if result.shadow is not None:  # after the answer is sent; never delays or changes it
-        response.background = BackgroundTask(proxy.mirror, result)
-    return response
+async def _body(receive: Receive) -> bytes:
+    """The whole request body; a client gone before the end sent an incomplete one."""
+    parts = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ValueError("the client disconnected")
+        parts.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(parts)
 
 
-def _answer(result: Result) -> JSONResponse:
+def _not_allowed() -> Response:
+    return Response(405, {"error": "method not allowed", "message": "see the routes"})
+
+
+def _answer(result: Result) -> Response:
     decision, rid = result.decision, result.request_id
     if decision.paused is not None:
         return _error(503, rid, "model paused", decision.paused)
@@ -177,10 +317,10 @@ def _answer(result: Result) -> JSONResponse:
         "confidence": reply.confidence,
         "violations": list(decision.notes),
     }
-    return JSONResponse(body, headers={REQUEST_ID: rid})
+    return Response(200, body, rid)
 
 
-def _unanswered(result: Result) -> JSONResponse:
+def _unanswered(result: Result) -> Response:
     """No answer to give: refused input says which fields; otherwise why nobody answered."""
     decision, rid = result.decision, result.request_id
     refused = decision.route in (Served.BLOCKED, Served.GUARDED) and decision.version == "none"
@@ -199,24 +339,8 @@ def _problem(path: str, message: str = "") -> dict[str, str]:
 
 def _error(
     status: int, rid: str, error: str, message: str, problems: list[dict[str, str]] | None = None
-) -> JSONResponse:
+) -> Response:
     body: dict[str, Any] = {"error": error, "message": message, "request_id": rid}
     if problems is not None:
         body["problems"] = problems
-    return JSONResponse(body, status_code=status, headers={REQUEST_ID: rid})
-
-
-async def healthz(request: Request) -> JSONResponse:
-    """Liveness, the runtime's state (starting, ready, down), records dropped on a full
-    runtime queue, shadow copies skipped, and the routing revision each model is served by."""
-    proxy = _proxy(request)
-    routes = proxy.routes
-    return JSONResponse(
-        {
-            "status": "ok",
-            "runtime": proxy.runtime.status,
-            "dropped": proxy.runtime.dropped,
-            "shadows_skipped": proxy.shadows_skipped,
-            "routing": {m: routes.state(m).revision for m in proxy.spec.models},
-        }
-    )
+    return Response(status, body, rid)

@@ -21,13 +21,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from ripcord.clock import Clock
 from ripcord.events import Route
-from ripcord.gateway import upstream
 from ripcord.gateway.runtime import Record, Sink
-from ripcord.gateway.upstream import Reply
+from ripcord.gateway.upstream import Reply, Upstream
 from ripcord.respond import decide
 from ripcord.respond.decide import Answer, Decision
 from ripcord.respond.routing import RoutingTable
@@ -62,7 +59,7 @@ class Proxy:
         sop: Sop,
         routes: RoutingTable,
         clock: Clock,
-        http: httpx.AsyncClient,
+        upstream: Upstream,
         runtime: Sink,
         *,
         max_shadows: int = 256,
@@ -72,12 +69,11 @@ class Proxy:
         self.spec: GatewaySpec = sop.gateway
         self.routes = routes
         self.clock = clock
-        self.http = http
+        self.upstream = upstream
         self.runtime = runtime
         self.max_shadows = max_shadows
         self.shadows: set[asyncio.Task[None]] = set()
         self.shadows_skipped = 0
-        self._urls: dict[str, httpx.URL] = {}
 
     async def serve(self, model: str, features: Mapping[str, Any], request_id: str) -> Result:
         start = time.perf_counter()
@@ -120,20 +116,13 @@ class Proxy:
         url = spec.url(version)
         if url is None:  # counts as a failure: nobody can serve this version
             return Reply(error=f"version {version!r} has no upstream in the gateway section")
-        return await upstream.call(self.http, spec, self._url(url), features)
-
-    def _url(self, text: str) -> httpx.URL:
-        """Each upstream URL parsed once (parsing costs more than routing a request)."""
-        url = self._urls.get(text)
-        if url is None:
-            url = self._urls[text] = httpx.URL(text)
-        return url
+        return await self.upstream.call(spec, url, features)
 
     async def _fallback(self, model: str, features: Mapping[str, Any]) -> Reply | None:
         """The fallback's answer; None when the model has none."""
         spec = self.spec.models[model]
         if spec.fallback_url is not None:
-            return await upstream.call(self.http, spec, self._url(spec.fallback_url), features)
+            return await self.upstream.call(spec, spec.fallback_url, features)
         fallback = self.sop.models[model].fallback
         if fallback is None:
             return None

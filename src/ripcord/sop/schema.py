@@ -109,7 +109,9 @@ class DetectorSpec(_Strict):
       first seen, so a high-cardinality attribute cannot exhaust memory;
     - `persistence`: k of n checks must breach before it signals (default 1 of 1);
     - `cooldown_s`: seconds of event time after a signal during which it does not signal
-      again, even once re-armed (default 0; triage has its own cooldown on re-paging).
+      again, even once re-armed (default 0; triage has its own cooldown on re-paging);
+    - `check_every`: events between two readings (default: a tenth of the window, at least
+      the engine's cadence of 10; change-point detectors every 10).
     """
 
     type: Name
@@ -121,6 +123,7 @@ class DetectorSpec(_Strict):
     max_segments: PositiveInt = 50
     persistence: Persistence = Persistence()
     cooldown_s: Annotated[float, Field(ge=0.0)] = 0.0
+    check_every: PositiveInt | None = None
 
     @property
     def key(self) -> str:
