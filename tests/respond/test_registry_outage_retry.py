@@ -180,3 +180,38 @@ def test_the_registry_down_during_validation_then_back(
         assert audited_routing(rc)["breaker"] == "open"
     finally:
         rc.close()
+
+
+def test_an_alias_moved_by_a_promotion_that_then_failed_is_put_back(
+    contained: tuple[Ripcord, Drive], switch: Switch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow's alias moves before the promotion's own database writes; when those keep
+    failing, the rollback escalates and the alias goes back to what routing serves."""
+    rc, _ = contained
+    [action] = rc.pending_approvals()
+    rc.runner.sleep = lambda delay: None
+    apply = rc.routes.apply
+
+    def failing_apply(*args: object, **changes: object) -> None:
+        if changes.get("breaker") == "half_open":  # the promotion's routing write
+            raise RuntimeError("routing store unavailable")
+        apply(*args, **changes)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rc.routes, "apply", failing_apply)
+    assert rc.approve(action.id, actor="carol") is Step.ESCALATED
+    routing = audited_routing(rc)
+    assert (routing["serving"], routing["breaker"]) == ("2", "open")
+    assert champion(switch.registry_url) == "2"  # moved to 1 on each try, then put back
+    reasons = [r for r in actions(rc, "registry.alias") if "reconciled" in r]
+    assert reasons == ["reconciled with the routing table"]
+
+
+def test_a_start_puts_back_an_alias_a_crash_left_elsewhere(
+    contained: tuple[Ripcord, Drive], switch: Switch
+) -> None:
+    rc, _ = contained
+    client_for(switch.registry_url).set_registered_model_alias(MODEL, "champion", "1")
+    rc.responder.resume()  # what a restart runs
+    assert champion(switch.registry_url) == "2"  # routing still serves 2 (contained)
+    rc.responder.resume()
+    assert len([r for r in actions(rc, "registry.alias") if "reconciled" in r]) == 1

@@ -93,7 +93,8 @@ def test_a_validation_that_keeps_crashing_is_retried_then_escalated(
     assert (routing["serving"], routing["breaker"]) == ("v2", BreakerState.OPEN.value)
     assert [d.version for d in _deployments(rc)] == ["v1", "v2"]
     assert (drive.incident() or action).status == "contained"
-    assert "escalated" in channel.messages[-1].title
+    page = channel.messages[-1].title  # the page says why: not "no version passed"
+    assert "escalated: rollback could not run: InputError" in page, page
 
     before = counts(rc)  # running it again, or restarting, does nothing
     assert rc.runner.run(action.id) is Step.ESCALATED

@@ -152,6 +152,12 @@ class LocalRegistry:
         """Mirror versions from an outside registry; the built-in store is its own source."""
         return []
 
+    def reconcile(self, session: Session, *, model: str, serving: str, at: datetime) -> bool:
+        """Make what the registry says serves agree with the routing table (the truth),
+        e.g. after a step that moved an outside pointer failed later and was rolled back.
+        True when something had to change; the built-in store has no pointer of its own."""
+        return False
+
     def record_validation(
         self, session: Session, row: ModelVersion, result: Mapping[str, Any]
     ) -> None:

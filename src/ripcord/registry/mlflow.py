@@ -294,6 +294,35 @@ class MlflowRegistry(LocalRegistry):
         )
         return row
 
+    def reconcile(self, session: Session, *, model: str, serving: str, at: datetime) -> bool:
+        """Point the alias back at the serving version if a failed step left it elsewhere
+        (MLflow was changed, then the database write after it was rolled back)."""
+        registered = self._call(
+            f"get_registered_model {model}", self.client.get_registered_model, model
+        )
+        current = (registered.aliases or {}).get(self.alias)
+        if current == serving:
+            return False
+        audit.append(
+            session,
+            at=at,
+            actor="ripcord",
+            action="registry.alias",
+            subject=f"model:{model}",
+            reason="reconciled with the routing table",
+            before={"alias": self.alias, "version": current},
+            after={"alias": self.alias, "version": serving},
+        )
+        session.flush()
+        self._call(
+            f"set_registered_model_alias {model}@{self.alias}",
+            self.client.set_registered_model_alias,
+            model,
+            self.alias,
+            serving,
+        )
+        return True
+
     def mark(
         self,
         session: Session,

@@ -117,9 +117,12 @@ class Responder:
     def resume(self) -> None:
         """After a restart: carry on every rollback left mid-way, and start the ones a crash
         prevented from starting (an active incident whose severity calls for one); send
-        the escalation pages a crash left unsent."""
+        the escalation pages a crash left unsent; point the registry's serving alias back
+        at the routing table's version if a crash left them apart."""
         app = self.app
         self.escalator.flush()
+        for model in app.sop.models:  # a crash after an alias moved and before the commit
+            app.runner.reconcile(model)
         with app.db.session() as session:
             active = [s.value for s in lifecycle.ACTIVE]
             incidents = list(session.scalars(select(Incident).where(Incident.status.in_(active))))
@@ -274,10 +277,9 @@ class Responder:
                 f"{action.data['target']} (action {action.id})",
                 to=tuple(p for p in app.sop.rollback.approvers if p not in given),
             )
-        elif step is Step.ESCALATED:
-            self.page(
-                incident, MessageKind.UPDATE, "rollback escalated: no version passed validation"
-            )
+        elif step is Step.ESCALATED:  # the stored reason: no candidate passed, or an outage
+            why = action.data.get("outcome", "no version passed validation")
+            self.page(incident, MessageKind.UPDATE, f"rollback escalated: {why}")
         elif step is Step.DONE:
             self.page(incident, MessageKind.RESOLVED, f"resolved: {action.data['target']} verified")
 

@@ -402,6 +402,8 @@ class Rollback:
     def _set(self, session: Session, action: Action, step: Step, actor: str, message: str) -> None:
         before = {"status": action.status}
         action.status, action.updated_at = step.value, self.now()
+        if step.final:  # why it ended, for the page and the API
+            action.data = {**action.data, "outcome": message}
         incident = service.get(session, action.incident_id)
         self._log(session, incident, action, actor, message, before)
 

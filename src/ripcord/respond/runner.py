@@ -116,7 +116,22 @@ class RollbackRunner:
             action = _action(session, action_id)
             failed = exc if isinstance(exc, StepFailed) else None
             self.rollback.escalate(session, action, reason, failed=failed)
+            model = service.get(session, action.incident_id).model
+        self.reconcile(model)
         return Step.ESCALATED
+
+    def reconcile(self, model: str) -> None:
+        """The registry's serving pointer back in line with the routing table, if a failed
+        promotion moved it; when the registry is still down, the next start does it."""
+        try:
+            with self.db.session() as session:
+                serving = self.rollback.routes.state(model).serving
+                if serving is not None:
+                    self.rollback.registry.reconcile(
+                        session, model=model, serving=serving, at=self.rollback.now()
+                    )
+        except Exception:
+            log.warning("registry not reconciled with routing", extra={"model": model})
 
 
 def _action(session: Session, action_id: int) -> Action:
