@@ -16,13 +16,12 @@ its answer is recorded, never served.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ripcord.errors import PausedError
-from ripcord.events import InferenceEvent, Route
+from ripcord.events import InferenceEvent, RequestIds, Route
 from ripcord.registry.base import Scored
 from ripcord.respond import decide
 from ripcord.respond.breaker import BreakerState
@@ -77,6 +76,7 @@ class Guard:
         self.fixed_version = version or "live"
         self.fallback = fallback or self._sop_fallback()
         self._loaded: dict[tuple[str, str], Predict] = {}
+        self._ids = RequestIds()
         # routing changes committed by another process reach this guard within a second
         self.refresher = Refresher(app.routes, app.db)
 
@@ -123,7 +123,7 @@ class Guard:
         segment: Mapping[str, str] | None = None,
     ) -> Served:
         start = time.perf_counter()
-        rid = request_id or uuid.uuid4().hex
+        rid = request_id or self._ids()
         self.refresher.maybe()
         state = self.app.routes.state(self.model)
         features = decide.substitute(state, features)

@@ -13,7 +13,7 @@ from typing import Any
 
 import uvicorn
 
-from ripcord.gateway.app import RequestIds
+from ripcord.events import RequestIds
 from ripcord.gateway.fake import FakeModel, listen, wait_healthy
 from ripcord.gateway.server import Coalescing, CoalescingProtocol
 from ripcord.gateway.upstream import Upstream

@@ -56,6 +56,8 @@ class ContractDetector(WindowedDetector[Entry]):
         return DEFAULT_THRESHOLD if spec.threshold is None else spec.threshold
 
     def _take(self, event: InferenceEvent) -> Entry:
+        if not event.violations:  # nearly every event: no generator to build
+            return (event.route is Route.BLOCKED, ())
         # Guardrail hits are the guardrails' business (they acted already), not the contract's.
         broken = tuple(v for v in event.violations if not v.startswith("guardrail:"))
         return (bool(broken) or event.route is Route.BLOCKED, broken)

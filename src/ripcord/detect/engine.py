@@ -142,8 +142,14 @@ class _Watch:
     feedback: int = 0  # feedback events offered, counted like `labels`
     feedback_readers: dict[str, _Unit] = field(init=False)
     shadow_readers: dict[str, _Unit] = field(init=False)
+    #: the per-event path's calls, looked up once: every all-traffic detector's `observe`,
+    #: and the units that also feed a detector per segment
+    observers: tuple[Callable[[InferenceEvent], None], ...] = field(init=False)
+    segmented: tuple[_Unit, ...] = field(init=False)
 
     def __post_init__(self) -> None:
+        self.observers = tuple(u.all.detector.observe for u in self.units.values())
+        self.segmented = tuple(u for u in self.units.values() if u.spec.segment_by)
         self.shadow_readers = {
             k: u for k, u in self.units.items() if u.all.detector.traffic == "shadow"
         }
@@ -197,9 +203,10 @@ class DetectionEngine:
         if event.route is Route.CHAMPION and event.error is None:
             self.references[event.model].add(event.features, event.prediction)
         watch = self._watch(event.model, event.version)
-        for unit in watch.units.values():
-            unit.all.detector.observe(event)
-            if unit.spec.segment_by and (track := unit.segment_of(event)) is not None:
+        for observe in watch.observers:
+            observe(event)
+        for unit in watch.segmented:
+            if (track := unit.segment_of(event)) is not None:
                 track.detector.observe(event)
         watch.seen += 1
         if event.route is Route.SHADOW:

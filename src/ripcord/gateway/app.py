@@ -35,10 +35,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import itertools
 import json
 import logging
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +48,7 @@ from ripcord.app import Ripcord
 from ripcord.clock import Clock, SystemClock
 from ripcord.detect import default_registry
 from ripcord.errors import InputError, Problem
+from ripcord.events import RequestIds
 from ripcord.events import Route as Served
 from ripcord.gateway.child import RuntimeProcess
 from ripcord.gateway.proxy import Proxy, Result
@@ -115,18 +114,6 @@ def _gateway(
     for model in spec.models:  # made here, before a second thread can look them up
         routes.breaker(model)
     return Gateway(sop, routes, clock, sink, own_process=own_process)
-
-
-class RequestIds:
-    """Ids for requests that come without one: a random prefix per process and a counter,
-    32 hex digits like a UUID's, unique without a system call per request."""
-
-    def __init__(self) -> None:
-        self.prefix = secrets.token_hex(8)
-        self.counter = itertools.count()
-
-    def __call__(self) -> str:
-        return f"{self.prefix}{next(self.counter):016x}"
 
 
 @dataclass
