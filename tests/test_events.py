@@ -69,3 +69,24 @@ def test_a_batch_is_rejected_whole_with_every_bad_item() -> None:
     assert "events[2].latency_ms: -1" in text
     assert "events[0]" not in text
     assert len(info.value.problems) == 2
+
+
+@pytest.mark.parametrize(
+    ("stamp", "ok"),
+    [
+        ("0001-01-01T00:30:00+01:00", False),  # before year 1 once in UTC
+        ("9999-12-31T23:30:00-02:00", False),  # after year 9999 once in UTC
+        ("0001-01-02T00:00:00+01:00", True),
+        ("9999-12-31T20:00:00-02:00", True),
+        ("2026-11-24T08:00:00+05:30", True),
+    ],
+)
+def test_a_time_with_no_utc_equivalent_is_refused_naming_it(stamp: str, ok: bool) -> None:
+    data = {"kind": "label", "model": "m", "timestamp": stamp, "request_id": "r", "label": 1}
+    if ok:
+        assert parse_event(data).timestamp.utcoffset() is not None
+        return
+    with pytest.raises(EventError) as caught:
+        parse_event(data)
+    assert [p.path for p in caught.value.problems] == ["event.timestamp"]
+    assert "out of range once converted to UTC" in caught.value.problems[0].message

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,8 @@ from ripcord.store.tables import Action, Deployment
 
 log = logging.getLogger(__name__)
 SOP_MODEL = "is not a model in the SOP file"
+#: seconds of clock time between two sweeps for overdue escalations and canary verdicts
+HOUSEKEEPING_S = 1.0
 
 
 class Ripcord:
@@ -94,6 +96,7 @@ class Ripcord:
         self.targets = TargetVersions(self)  # config and dataset versions: record, activate
         self.flush_every = flush_every
         self._pending: list[dict[str, Any]] = []
+        self._swept = datetime.min.replace(tzinfo=UTC)  # the last `_housekeeping`
         self.on_signal: list[Callable[[Signal], None]] = []
         self.on_delivery: list[Callable[[Delivery], None]] = []
         with db.session() as session:
@@ -206,8 +209,7 @@ class Ripcord:
         """Signals are handled at once: stored events first, then triage and containment."""
         if signals or len(self._pending) >= self.flush_every:
             self.flush()
-            self.responder.escalate_overdue()
-            canary.review_all(self)
+            self._housekeeping(force=bool(signals))
         for signal in signals:
             self.observe(self.on_signal, signal)
             self.responder.handle(signal)
@@ -256,8 +258,7 @@ class Ripcord:
         self.flush()
         with self.db.session() as session:
             insert_rows(session, [event_row(e) for e in events])
-        self.responder.escalate_overdue()
-        canary.review_all(self)
+        self._housekeeping()
         signals: list[Signal] = []
         for run in self._runs(events):
             if isinstance(run, list):  # inference events no verification is counting
@@ -281,6 +282,17 @@ class Ripcord:
             yield event
         if run:
             yield run
+
+    def _housekeeping(self, *, force: bool = False) -> None:
+        """Overdue escalations and canary reviews, at most once a second of clock time as
+        traffic flows (ack deadlines are minutes; a review needs hundreds of answers), so a
+        stream of batches does not query for them on every one; at once with `force`."""
+        now = self.clock.now()
+        if not force and (now - self._swept).total_seconds() < HOUSEKEEPING_S:
+            return
+        self._swept = now
+        self.responder.escalate_overdue()
+        canary.review_all(self)
 
     def parse_batch(self, items: Sequence[Mapping[str, Any]]) -> list[Event]:
         """Validate raw events whole: EventError naming every bad item and field, and every

@@ -19,6 +19,9 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 def _utc_representable(value: datetime) -> datetime:
     # Stored in UTC: 0001-01-01T00:00+01:00 is valid ISO 8601 but has no UTC equivalent.
+    # Offsets are under a day, so only the first and the last year can fall outside.
+    if 1 < value.year < 9999:
+        return value
     try:
         value.astimezone(UTC)
     except OverflowError:
