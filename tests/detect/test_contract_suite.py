@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from inspect import signature
+from typing import Any
 
 import pytest
 
@@ -164,3 +165,34 @@ def test_shift_breaches_after_it_starts_and_within_a_window(
     assert alarms[0] < WINDOW // 2  # fired within half a window of the shift
     last = shifted[-1]
     assert last is not None and last.breached and last.evidence
+
+
+LONG = 100_000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_long_stationary_stream_raises_no_signal_at_the_defaults(
+    registry: DetectorRegistry,
+    family: str,
+    model: ModelSop,
+    reference: Reference,
+    stream: Callable[..., Any],
+) -> None:
+    """100,000 stationary events with the family exactly as an SOP entry gets it (default
+    window, threshold and parameters), read every 10 events as the engine does."""
+    detector = registry.build(DetectorSpec(type=family), model, reference)
+    traffic = stream(11, LONG)
+    reads, breaches = 0, []
+    for i, (event, label, feedback) in enumerate(
+        zip(traffic.events, traffic.labels, traffic.feedback, strict=True)
+    ):
+        detector.observe(event)
+        detector.observe_label(label)
+        detector.observe_feedback(feedback)
+        if i % 10 == 9 and (reading := detector.check()) is not None:
+            reads += 1
+            if reading.breached:
+                breaches.append((i, reading.value, reading.threshold))
+    assert reads > LONG // 20, f"{family} hardly ever read"
+    assert breaches == [], f"{family}: {len(breaches)} breached reads, first {breaches[:3]}"

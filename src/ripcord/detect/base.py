@@ -143,6 +143,10 @@ class Detector(abc.ABC):
     #: the traffic the family reads: "tabular" features and predictions, "text" replies
     #: (LLM output), or "shadow" (the engine also hands it the shadow version's copies)
     traffic: ClassVar[str] = "tabular"
+    #: the window an SOP entry that names none gets (None: the schema's 200 events). A
+    #: family comparing groups or distributions needs more events than a rate does before
+    #: noise alone stays clear of its threshold over a long stream
+    default_window: ClassVar[int | None] = None
     #: whether the engine may read it every tenth of its window rather than at every
     #: check: a window-based reading moves by at most a tenth between two reads, while a
     #: change-point statistic crosses its threshold on one event and is read at each check
@@ -231,6 +235,8 @@ class DetectorRegistry:
     def build(self, spec: DetectorSpec, model: ModelSop, reference: Reference) -> Detector:
         """Build a detector from its SOP entry. Raises ValueError naming the bad parameter."""
         cls = self.get(spec.type)
+        if cls.default_window is not None and "window" not in spec.model_fields_set:
+            spec = spec.model_copy(update={"window": cls.default_window})
         accepted = set(inspect.signature(cls.__init__).parameters) - _RESERVED
         for key in spec.params:
             if key in _RESERVED:

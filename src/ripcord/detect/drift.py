@@ -41,6 +41,11 @@ class DriftDetector(Detector):
     reference.
     """
 
+    #: PSI of a calm window against a 500-event reference is about (bins - 1) x (1 / window
+    #: + 1 / 500): at 200 events and 10 bins the largest of a few features reached 0.2
+    #: 142 times in 10,000 reads of a calm 100,000-event stream; at 1,000, never
+    default_window = 1000
+
     def __init__(
         self,
         *,

@@ -193,7 +193,8 @@ class DetectionEngine:
         spec, step = unit.spec, self.check_every
         wanted = spec.check_every
         if wanted is None:
-            wanted = spec.window // 10 if unit.all.detector.spread_checks else step
+            detector = unit.all.detector  # its window: the entry's, or the family's default
+            wanted = detector.window // 10 if detector.spread_checks else step
         return step * max(1, -(-wanted // step))
 
     def observe(self, event: InferenceEvent) -> list[Signal]:
