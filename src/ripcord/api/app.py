@@ -18,7 +18,16 @@ from fastapi.openapi.utils import get_openapi
 from prometheus_client import CollectorRegistry
 
 import ripcord
-from ripcord.api import actions, alertmanager, errors, incidents, ingest, metrics, tokens
+from ripcord.api import (
+    actions,
+    alertmanager,
+    errors,
+    incidents,
+    ingest,
+    metrics,
+    targets,
+    tokens,
+)
 from ripcord.api.admission import DEFAULT_MAX_QUEUED_EVENTS, Admission
 from ripcord.api.deps import ACTOR_HEADER, ApiState
 from ripcord.api.metrics import Metrics
@@ -87,7 +96,7 @@ def create_app(
     state.metrics.attach(rc, state.lock)
     app.state.ripcord = state
     errors.install(app)
-    for module in (ingest, incidents, actions, alertmanager, tokens, metrics):
+    for module in (ingest, incidents, actions, targets, alertmanager, tokens, metrics):
         app.include_router(module.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
