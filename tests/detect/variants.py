@@ -122,4 +122,20 @@ def shadow(stream: TrafficLike, seed: int, shifted: bool) -> Any:
     return replace(stream, events=tuple(events))  # type: ignore[type-var]
 
 
-VARIANTS = {"text": text, "shadow": shadow}
+def disliked(stream: TrafficLike, seed: int, shifted: bool) -> Any:
+    """Answers many users dislike: once shifted, the two bots' thumbs-down come instead
+    from users picked at random, so the negative feedback is spread out (a model failure,
+    not poisoning). Calm traffic is unchanged."""
+    if not shifted:
+        return stream
+    rng = np.random.default_rng((seed, 23))
+    feedback = [
+        f.model_copy(update={"source": f"user-{int(rng.integers(0, 400))}"})
+        if f.source.startswith("bot-")
+        else f
+        for f in stream.feedback  # type: ignore[attr-defined]
+    ]
+    return replace(stream, feedback=tuple(feedback))  # type: ignore[type-var]
+
+
+VARIANTS = {"text": text, "shadow": shadow, "disliked": disliked}

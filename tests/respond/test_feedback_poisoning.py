@@ -87,12 +87,12 @@ def test_poisoning_opens_a_data_incident_and_takes_no_action(
     assert set(evidence["top_sources"]) >= {"bot-1", "bot-2"}
     pages = [m for m in channel.messages if m.incident_id == incident.id]
     assert [(m.kind, m.recipient) for m in pages] == [(MessageKind.PAGE, "farah")]  # data-eng
-    # The thumbs-down rate spiked as well: a separate SEV-3 that acts no more than this
-    # one, and whose evidence puts the same two sources at the top.
+    # Only the feedback channel is blamed: capped at five votes a source, the bots do not
+    # make a thumbs-down spike on the model, so no model-quality incident opens.
     kinds = {(i.incident_type, i.severity, i.status) for i in incidents(rc)}
-    assert kinds == {("data", 2, "open"), ("model_quality", 2, "open")}
+    assert kinds == {("data", 2, "open")}
     with rc.db.session() as session:
-        spike = session.scalars(
+        spikes = session.scalars(
             select(SignalRow.evidence).where(SignalRow.family == "feedback_spike")
-        ).one()
-    assert list(spike["top_sources"])[:2] == ["bot-1", "bot-2"]
+        ).all()
+    assert spikes == []

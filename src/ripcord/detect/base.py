@@ -141,7 +141,9 @@ class Detector(abc.ABC):
     #: whether the threshold defaults from an SLA (the name of the Slas field) when unset
     sla_field: ClassVar[str | None] = None
     #: the traffic the family reads: "tabular" features and predictions, "text" replies
-    #: (LLM output), or "shadow" (the engine also hands it the shadow version's copies)
+    #: (LLM output), or "shadow" (the engine also hands it the shadow version's copies);
+    #: the contract suite draws its seeded streams by it ("disliked": tabular traffic whose
+    #: feedback turns negative across many users)
     traffic: ClassVar[str] = "tabular"
     #: the window an SOP entry that names none gets (None: the schema's 200 events). A
     #: family comparing groups or distributions needs more events than a rate does before

@@ -92,9 +92,17 @@ class FeedbackSpikeDetector(FeedbackDetector):
     kept watched after a deploy is not blamed for its successor's answers. Feedback without
     a request id cannot be attributed and counts for every version watched. The evidence
     names the sources with the most thumbs-down, so a spike that is really poisoning shows.
+
+    A source counts for at most `per_source` (default 5) feedback events of the window
+    (`unknown` sources are not capped: they may be many people), so a handful of sources
+    sending hundreds of thumbs-down is the poisoning family's business, not a model
+    failure (SPEC scenario 10), while many users disliking the answers still counts.
     """
 
     family = "feedback_spike"
+    #: its seeded test traffic: thumbs-down spread over many users once shifted (the
+    #: shared stream's bots are the poisoning family's case, which this one leaves alone)
+    traffic = "disliked"
 
     def __init__(
         self,
@@ -105,6 +113,7 @@ class FeedbackSpikeDetector(FeedbackDetector):
         negative_below: float = 0.0,
         min_events: int | None = None,
         served_limit: int = SERVED_LIMIT,
+        per_source: int = 5,
     ) -> None:
         super().__init__(
             name=name,
@@ -115,6 +124,7 @@ class FeedbackSpikeDetector(FeedbackDetector):
             min_events=min_events,
         )
         self.served_limit = require_int("served_limit", served_limit, low=1)
+        self.per_source = require_int("per_source", per_source, low=1)
         self._served: OrderedDict[str, None] = OrderedDict()
         self._unattributed = 0
 
@@ -140,10 +150,11 @@ class FeedbackSpikeDetector(FeedbackDetector):
 
     def check(self) -> Reading | None:
         window = tuple(self._feedback)
-        n = len(window)
-        if n < self.min_events:
+        if len(window) < self.min_events:
             return None
-        negative = sum(1 for _, bad in window if bad)
+        counted = self._capped(window)
+        n = len(counted)
+        negative = sum(1 for _, bad in counted if bad)
         rate = negative / n
         bound = rate_bound(negative, n, "above")
         top = _top_sources(window, 3)
@@ -151,12 +162,26 @@ class FeedbackSpikeDetector(FeedbackDetector):
             "thumbs_down_rate": rate,
             "thumbs_down": negative,
             "feedback": n,
+            "feedback_over_per_source_cap": len(window) - n,
             "lower_bound_99": bound,
             "top_sources": dict(top),
             "top_sources_share": sum(c for _, c in top) / negative if negative else 0.0,
             "unattributed_feedback": self._unattributed,
         }
         return Reading("thumbs_down_rate", rate, self.threshold, "above", n, evidence, bound)
+
+    def _capped(self, window: Sequence[tuple[str, bool]]) -> list[tuple[str, bool]]:
+        """The window with each named source's feedback after its first `per_source` left
+        out; the first event always stays, so the result is never empty."""
+        seen: Counter[str] = Counter()
+        kept = []
+        for source, bad in window:
+            if source != UNKNOWN_SOURCE:
+                seen[source] += 1
+                if seen[source] > self.per_source:
+                    continue
+            kept.append((source, bad))
+        return kept
 
     def reset(self) -> None:
         super().reset()
