@@ -165,14 +165,15 @@ class Detector(abc.ABC):
 
     @classmethod
     def from_spec(cls, spec: DetectorSpec, model: ModelSop, reference: Reference) -> Detector:
-        """Build from an SOP entry; the threshold defaults from the SLA named by `sla_field`.
-
-        Drift detectors override this to take the frozen `reference`.
-        """
+        """Build from an SOP entry; the threshold defaults from the SLA named by `sla_field`
+        (or the family's `threshold_for`), and a family whose constructor takes the frozen
+        `reference` (drift, data quality, reply length) is handed it."""
+        extra = {"reference": reference} if _takes_reference(cls) else {}
         return cls(
             name=spec.key,
             window=spec.window,
             threshold=cls.threshold_for(spec, model),
+            **extra,
             **spec.params,
         )
 
@@ -207,6 +208,10 @@ class Detector(abc.ABC):
     @abc.abstractmethod
     def reset(self) -> None:
         """Forget everything observed (the reference, if any, stays frozen)."""
+
+
+def _takes_reference(cls: type[Detector]) -> bool:
+    return "reference" in inspect.signature(cls.__init__).parameters
 
 
 DetectorFactory = Callable[..., Detector]

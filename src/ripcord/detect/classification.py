@@ -17,7 +17,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from ripcord.detect.accuracy import same_label
-from ripcord.detect.base import Detector, Reading, Reference
+from ripcord.detect.base import Reading
 from ripcord.detect.labels import PENDING_LIMIT, LateLabelDetector
 from ripcord.detect.windows import Z_99, require_choice, require_number
 from ripcord.events import FeatureValue, InferenceEvent
@@ -117,11 +117,6 @@ class ClassificationQualityDetector(LateLabelDetector[Kept, Outcome]):
         if spec.threshold is not None:
             return spec.threshold
         return DEFAULT_THRESHOLDS.get(str(spec.params.get("metric", "f1")))
-
-    @classmethod
-    def from_spec(cls, spec: DetectorSpec, model: ModelSop, reference: Reference) -> Detector:
-        threshold = cls.threshold_for(spec, model)
-        return cls(name=spec.key, window=spec.window, threshold=threshold, **spec.params)
 
     def _keep(self, event: InferenceEvent) -> Kept | None:
         predicted = same_label(event.prediction, self.positive)

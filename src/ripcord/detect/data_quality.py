@@ -151,14 +151,6 @@ class DataQualityDetector(Detector):
     def threshold_for(cls, spec: DetectorSpec, model: ModelSop) -> float | None:
         return DEFAULT_THRESHOLD if spec.threshold is None else spec.threshold
 
-    @classmethod
-    def from_spec(cls, spec: DetectorSpec, model: ModelSop, reference: Reference) -> Detector:
-        threshold = cls.threshold_for(spec, model)
-        return cls(
-            name=spec.key, window=spec.window, threshold=threshold, reference=reference,
-            **spec.params,
-        )  # fmt: skip
-
     def observe(self, event: InferenceEvent) -> None:
         if event.route is Route.SHADOW:
             return

@@ -84,14 +84,6 @@ class DriftDetector(Detector):
             return spec.threshold
         return DEFAULT_THRESHOLDS.get(str(spec.params.get("method", "psi")))
 
-    @classmethod
-    def from_spec(cls, spec: DetectorSpec, model: ModelSop, reference: Reference) -> Detector:
-        threshold = cls.threshold_for(spec, model)
-        return cls(
-            name=spec.key, window=spec.window, threshold=threshold, reference=reference,
-            **spec.params,
-        )  # fmt: skip
-
     def observe(self, event: InferenceEvent) -> None:
         if event.route is Route.CHAMPION:
             self._append(event)

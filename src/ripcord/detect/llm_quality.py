@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ripcord.detect.base import Detector, Reading, Reference
+from ripcord.detect.base import Reading, Reference
 from ripcord.detect.stats import ks_pvalue, ks_statistic
 from ripcord.detect.text import (
     DEFAULT_REFUSALS,
@@ -138,14 +138,6 @@ class OutputLengthDetector(TextDetector[int]):
     @classmethod
     def threshold_for(cls, spec: DetectorSpec, model: ModelSop) -> float | None:
         return cls.DEFAULT_THRESHOLD if spec.threshold is None else spec.threshold
-
-    @classmethod
-    def from_spec(cls, spec: DetectorSpec, model: ModelSop, reference: Reference) -> Detector:
-        threshold = cls.threshold_for(spec, model)
-        return cls(
-            name=spec.key, window=spec.window, threshold=threshold, reference=reference,
-            **spec.params,
-        )  # fmt: skip
 
     def _take(self, event: InferenceEvent) -> int | None:
         reply = reply_text(event)

@@ -35,7 +35,8 @@ from ripcord.errors import InputError, NotFoundError, Problem
 from ripcord.events import ChangeEvent, ChangeKind
 from ripcord.registry.local import Health
 from ripcord.store import audit
-from ripcord.store.tables import ArtifactActivation, ArtifactVersion, EventRow
+from ripcord.store.events import event_row, insert_rows
+from ripcord.store.tables import ArtifactActivation, ArtifactVersion
 
 _VERSION = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -250,15 +251,7 @@ class ArtifactStore:
             description=f"{target}: {previous or 'none'} -> {version}"
             + (f"; {reason}" if reason else ""),
         )
-        session.add(
-            EventRow(
-                kind=event.kind,
-                model=model,
-                version=version,
-                at=at,
-                payload=event.model_dump(mode="json"),
-            )
-        )
+        insert_rows(session, [event_row(event)])  # as ingestion stores it
         session.flush()
         return activation
 

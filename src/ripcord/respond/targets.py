@@ -44,27 +44,14 @@ class TargetVersions:
     ) -> str:
         """Record a config document as a new version (activated unless told not to);
         returns its id (`r<n>` unless given)."""
-        self._check(model, target, TargetKind.CONFIG)
         if not isinstance(document, Mapping):
             raise InputError(
                 "config", [Problem("document", type(document).__name__, "is not a mapping")]
             )
-        with self.app.db.session() as session:
-            row = self.app.artifacts.record(
-                session,
-                model=model,
-                target=target,
-                kind=TargetKind.CONFIG,
-                at=self.app.clock.now(),
-                actor=actor,
-                reason=reason,
-                version=version,
-                parent=parent,
-                content=document,
-            )
-        if activate:
-            self.activate(model, target, row.version, actor=actor, reason=reason)
-        return row.version
+        return self._record(
+            model, target, TargetKind.CONFIG, actor=actor, reason=reason, version=version,
+            parent=parent, activate=activate, content=document,
+        )  # fmt: skip
 
     def record_dataset(
         self,
@@ -82,22 +69,32 @@ class TargetVersions:
     ) -> str:
         """Record a dataset version by its URI and content hash (activated unless told not
         to); returns its id."""
-        self._check(model, target, TargetKind.DATASET)
+        return self._record(
+            model, target, TargetKind.DATASET, actor=actor, reason=reason, version=version,
+            parent=parent, activate=activate, uri=uri, sha256=sha256, meta=meta,
+        )  # fmt: skip
+
+    def _record(
+        self,
+        model: str,
+        target: str,
+        kind: TargetKind,
+        *,
+        actor: str,
+        reason: str,
+        version: str | None,
+        parent: str | None,
+        activate: bool,
+        **what: Any,
+    ) -> str:
+        """Store a version of either kind (`what`: its content, or its uri and hash), then
+        activate it unless told not to."""
+        self._check(model, target, kind)
         with self.app.db.session() as session:
             row = self.app.artifacts.record(
-                session,
-                model=model,
-                target=target,
-                kind=TargetKind.DATASET,
-                at=self.app.clock.now(),
-                actor=actor,
-                reason=reason,
-                version=version,
-                parent=parent,
-                uri=uri,
-                sha256=sha256,
-                meta=meta,
-            )
+                session, model=model, target=target, kind=kind, at=self.app.clock.now(),
+                actor=actor, reason=reason, version=version, parent=parent, **what,
+            )  # fmt: skip
         if activate:
             self.activate(model, target, row.version, actor=actor, reason=reason)
         return row.version

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,30 +41,10 @@ def _number_problem(name: str, value: Any, rule: FieldContract) -> str | None:
     return None
 
 
-#: a field's rule with its number bounds as plain values, read once per contract: (name,
-#: the rule, a number field?, int only?, min, max); non-finite values never pass the bounds
-_Rule = tuple[str, FieldContract, bool, bool, float, float]
-_BIG = sys.float_info.max
-#: contracts already read, by id, each kept alive by its entry so the id stays its own
-_READ: dict[int, tuple[InputContract, tuple[_Rule, ...]]] = {}
-
-
-def _rules(contract: InputContract) -> tuple[_Rule, ...]:
-    entry = _READ.get(id(contract))
-    if entry is None or entry[0] is not contract:
-        rules = tuple(
-            (name, rule, rule.type in ("float", "int"), rule.type == "int",
-             -_BIG if rule.min is None else rule.min, _BIG if rule.max is None else rule.max)
-            for name, rule in contract.fields.items()
-        )  # fmt: skip
-        entry = _READ[id(contract)] = (contract, rules)
-    return entry[1]
-
-
 def violations(contract: InputContract, features: Mapping[str, Any]) -> tuple[str, ...]:
     """Every broken rule, as 'field: value is not ...' strings (empty when the input is fine)."""
     found: list[str] = []
-    for name, rule, number, whole, low, high in _rules(contract):
+    for name, rule, number, whole, low, high in contract.checks:
         value: Any = features.get(name)
         if number:  # the usual case decided in a few comparisons; the rest in full below
             kind = type(value)

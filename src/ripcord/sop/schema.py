@@ -7,6 +7,8 @@ problems that name the path and value (`models.pricing.slas.p95_latency_ms: -5 i
 from __future__ import annotations
 
 import re
+import sys
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -63,9 +65,24 @@ class FieldContract(_Strict):
         return self
 
 
+#: a field's rule with its number bounds as plain values: (name, the rule, a number field?,
+#: int only?, min, max); a non-finite value never passes the bounds
+FieldCheck = tuple[str, FieldContract, bool, bool, float, float]
+
+
 class InputContract(_Strict):
     fields: dict[Name, FieldContract] = Field(default_factory=dict)
     allow_extra: bool = True
+
+    @cached_property
+    def checks(self) -> tuple[FieldCheck, ...]:
+        """The rules as the guard reads them on every request, worked out once."""
+        big = sys.float_info.max
+        return tuple(
+            (name, rule, rule.type in ("float", "int"), rule.type == "int",
+             -big if rule.min is None else rule.min, big if rule.max is None else rule.max)
+            for name, rule in self.fields.items()
+        )  # fmt: skip
 
 
 class Fallback(_Strict):
