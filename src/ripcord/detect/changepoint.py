@@ -45,8 +45,10 @@ Defaults, measured over 1,000 seeded streams of 20,000 N(0, 1) values then N(0.5
 h = 24 is the lowest at which 20 streams pass with no false alarm in at least 19 of them
 with 95 % probability. With known parameters, `arl0()` (Siegmund's approximation) gives an
 average run length of 1.2 million events for h = 24 and 8.6 million for h = 28, two-sided.
-No detector can do much better: a one-sided CUSUM that knows the mean, the SD and the
-shift needs a median of 66 events at a 6 % false-alarm share on the same streams.
+No detector can do much better (`benchmarks/delay_frontier.py`, 4,000 streams): the two
+optimal procedures for a known shift, one-sided CUSUM and Shiryaev-Roberts, told the mean,
+the SD and the shift, need a median of 78-79 events to keep false alarms as rare (at most
+one in 20 streams with probability 0.95), and 65-66 at probability 0.5.
 
 After an alarm the detector latches: the baseline stops learning, the reading stays
 breached (its value is the statistic's peak since the alarm) and the shift estimate keeps
@@ -62,39 +64,21 @@ holds at most `warmup` floats.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import numpy as np
-import numpy.typing as npt
-from scipy.optimize import brentq
-from scipy.special import logsumexp
-
 from ripcord.detect.base import Detector, Reading
+from ripcord.detect.baseline import Z_CLIP, Baseline, tail_factor, value_reader
 from ripcord.detect.windows import require_choice, require_int
 from ripcord.events import InferenceEvent, Route
 from ripcord.sop.schema import DetectorSpec, ModelSop
 
 SIDES = ("both", "up", "down")
-VALUES = ("confidence", "latency_ms", "error", "feature:<name>")
-FEATURE = "feature:"
 DEFAULT_K = 0.25
 DEFAULT_WARMUP = 500
 MIN_WARMUP = 30
 #: values after an alarm before the detector judges whether the traffic still bears it out
 RECOVERY = 200
-#: warm-up winsorising bounds, in robust SDs either side of the median
-WINSOR = 4.0
-#: the most one standardised value can weigh, in SDs
-Z_CLIP = 5.0
-#: 1.4826 x MAD estimates the SD of a normal distribution
-MAD_TO_SD = 1.4826
-
-#: the smallest `tail_factor`, so that no warm-up can switch a side off
-MIN_TAIL_FACTOR = 0.25
-Reader = Callable[[InferenceEvent], float | None]
-FloatArray = npt.NDArray[np.float64]
 
 
 def require_positive(name: str, value: object) -> float:
@@ -116,101 +100,6 @@ def arl0(k: float, h: float, side: str = "both") -> float:
     b = 2.0 * require_positive("k", k) * (require_positive("h", h) + 1.166)
     one_sided = (math.exp(b) - b - 1.0) / (2.0 * k * k)
     return one_sided / 2.0 if require_choice("side", side, SIDES) == "both" else one_sided
-
-
-def tail_factor(z: FloatArray, k: float) -> float:
-    """How much lighter to weigh one side's increments so that its false-alarm rate is the
-    Gaussian one: θ / 2k, at most 1, where θ > 0 solves mean(exp(θ (z - k))) = 1 over the
-    warm-up's standardised values `z` (signed for the side).
-
-    exp(θ S) is then a martingale, so a side crosses h before it returns to 0 with
-    probability about exp(-θ h) (Cramér-Lundberg); for Gaussian values θ = 2k. A skewed
-    stream (errors at 5 %, a long latency tail) has a smaller θ on its long side, and
-    without the factor it would alarm ~50 times as often. No value above k: factor 1.
-    """
-    if float(z.max()) <= k:
-        return 1.0
-    n = math.log(z.size)
-
-    def excess(theta: float) -> float:
-        return float(logsumexp(theta * (z - k))) - n
-
-    high = 2.0 * k
-    while excess(high) <= 0.0:  # ends: excess grows without bound once a z exceeds k
-        high *= 2.0
-    low = high / 2.0 if high > 2.0 * k else 1e-9
-    if excess(low) >= 0.0:  # the side drifts up in control: only a clipped warm-up does
-        return MIN_TAIL_FACTOR
-    theta = float(brentq(excess, low, high, xtol=1e-6))
-    return max(MIN_TAIL_FACTOR, min(1.0, theta / (2.0 * k)))
-
-
-def value_reader(on: str) -> Reader:
-    """The per-event value `on` names, or None when the event has none."""
-    if on == "confidence":
-        return lambda event: event.confidence
-    if on == "latency_ms":
-        return lambda event: event.latency_ms
-    if on == "error":
-        return lambda event: 0.0 if event.error is None else 1.0
-    if isinstance(on, str) and on.startswith(FEATURE) and len(on) > len(FEATURE):
-        feature = on[len(FEATURE) :]
-
-        def read(event: InferenceEvent) -> float | None:
-            value = event.features.get(feature)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                return None
-            return float(value)
-
-        return read
-    raise ValueError(f"on: {on!r} must be one of {', '.join(VALUES)}")
-
-
-class _Baseline:
-    """The in-control mean and SD: robust from the warm-up, then optionally running."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.warm: list[float] | None = []
-        self.low, self.high = -math.inf, math.inf
-        self.n, self.mean, self.m2, self.sd = 0, 0.0, 0.0, 1.0
-
-    def warm_up(self, x: float) -> FloatArray | None:
-        """Take a warm-up value; once the warm-up is full, calibrate and return the
-        warm-up's standardised values."""
-        assert self.warm is not None
-        self.warm.append(x)
-        if len(self.warm) < self.size:
-            return None
-        data = np.asarray(self.warm, dtype=float)
-        self.warm = None
-        median = float(np.median(data))
-        spread = MAD_TO_SD * float(np.median(np.abs(data - median)))
-        if spread > 0:  # a MAD of 0 (mostly one value, e.g. errors) leaves nothing to clip
-            self.low, self.high = median - WINSOR * spread, median + WINSOR * spread
-        clipped = np.clip(data, self.low, self.high)
-        self.n, self.mean = int(clipped.size), float(clipped.mean())
-        self.m2 = float(np.sum((clipped - self.mean) ** 2))
-        self._rescale()
-        standardised: FloatArray = np.clip((clipped - self.mean) / self.sd, -Z_CLIP, Z_CLIP)
-        return standardised
-
-    def clip(self, x: float) -> float:
-        return self.low if x < self.low else self.high if x > self.high else x
-
-    def learn(self, x: float) -> None:
-        """Welford's update with one more (clipped) in-control value."""
-        x = self.clip(x)
-        self.n += 1
-        delta = x - self.mean
-        self.mean += delta / self.n
-        self.m2 += delta * (x - self.mean)
-        self._rescale()
-
-    def _rescale(self) -> None:
-        # No spread at all leaves a tiny floor: any departure is then a full Z_CLIP.
-        floor = 1e-12 * max(1.0, abs(self.mean))
-        self.sd = max(math.sqrt(self.m2 / (self.n - 1)), floor)
 
 
 @dataclass(slots=True)
@@ -298,7 +187,7 @@ class ChangePointDetector(Detector):
         return cls.default_h if spec.threshold is None else spec.threshold
 
     def reset(self) -> None:
-        self._baseline = _Baseline(self.warmup)
+        self._baseline = Baseline(self.warmup)
         self._sides = [
             _Excursion(name, sign)
             for name, sign in (("up", 1.0), ("down", -1.0))
