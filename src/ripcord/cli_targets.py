@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ripcord.cli_options import DEFAULT_SOP, SopPath, console
 from ripcord.errors import InputError, Problem
 
 if TYPE_CHECKING:
@@ -25,9 +25,6 @@ config_app = typer.Typer(
     no_args_is_help=True,
     help="Config and dataset versions of a model's rollback targets: set, activate, history.",
 )
-console = Console(highlight=False)
-DEFAULT_SOP = Path(".ripcord/demo/credit-risk.sop.yaml")
-SopPath = Annotated[Path, typer.Option("--sop", envvar="RIPCORD_SOP", help="the SOP file")]
 Actor = Annotated[str, typer.Option(help="who makes the change (audited)")]
 Reason = Annotated[str, typer.Option(help="why (audited)")]
 

@@ -24,7 +24,8 @@ from ripcord.notify import (
     sign,
 )
 from ripcord.sop import load
-from ripcord.sop.schema import ChannelSpec, Sop
+from ripcord.sop.channels import ChannelSpec
+from ripcord.sop.schema import Sop
 from tests.conftest import sop_data
 from tests.notify.conftest import Mailbox
 

@@ -12,7 +12,7 @@ import pytest
 from ripcord.errors import InputError
 from ripcord.notify import IncidentFacts, MessageKind, MessageTemplates, render
 from ripcord.notify.messages import problems, split
-from ripcord.sop.schema import MessageTemplatesSpec
+from ripcord.sop.channels import MessageTemplatesSpec
 
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 FACTS = IncidentFacts(

@@ -27,7 +27,8 @@ from ripcord.notify.retry import Sleep
 from ripcord.notify.slack import SlackChannel
 from ripcord.notify.smtp import EmailChannel
 from ripcord.notify.webhook import WebhookChannel
-from ripcord.sop.schema import ChannelSpec, Sop
+from ripcord.sop.channels import ChannelSpec
+from ripcord.sop.schema import Sop
 
 
 @dataclass

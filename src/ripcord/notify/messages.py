@@ -31,7 +31,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from ripcord.errors import InputError, Problem
 from ripcord.notify.base import MessageKind
-from ripcord.sop.schema import MessageTemplatesSpec
+from ripcord.sop.channels import MessageTemplatesSpec
 
 log = logging.getLogger(__name__)
 

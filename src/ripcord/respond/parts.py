@@ -19,16 +19,21 @@ promotion step's transaction (respond/rollback.py): all of them with the model, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from ripcord.events import ChangeKind
+from ripcord.incidents import service
 from ripcord.registry.artifacts import ArtifactStore
 from ripcord.registry.local import Health
 from ripcord.sop.schema import MODEL_PART, ModelSop
+
+if TYPE_CHECKING:
+    from ripcord.store.tables import Action, Incident
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,46 @@ def restore(
             reason=f"implicated in incident {incident_id}",
         )
     return {**part, "state": "restored"}
+
+
+def restore_pending(
+    session: Session,
+    store: ArtifactStore,
+    action: Action,
+    incident: Incident,
+    *,
+    which: range,
+    actor: str,
+    now: Callable[[], datetime],
+) -> None:
+    """Restore the parts at `which` positions of a rollback's plan, in order, each with its
+    timeline entry; each part's state is stored with the action, so a part restored before
+    a crash is not redone when the rollback resumes."""
+    for i in which:
+        part = action.data["parts"][i]
+        if part.get("state") != "pending":
+            continue
+        done = restore(
+            session,
+            store,
+            part,
+            model=incident.model,
+            incident_id=incident.id,
+            at=now(),
+            actor=actor,
+        )
+        updated = [*action.data["parts"]]
+        updated[i] = done
+        action.data = {**action.data, "parts": updated}
+        service.note(
+            session,
+            incident,
+            at=now(),
+            kind="rollback",
+            actor=actor,
+            message=f"{part['name']} restored: {part['active']} → {part['restore_to']}",
+            data={"action": action.id, "part": done},
+        )
 
 
 def mark_verified(

@@ -28,6 +28,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from ripcord.incidents import service
 from ripcord.incidents.lifecycle import Status
 from ripcord.registry.artifacts import ArtifactStore
 from ripcord.registry.local import Health, LocalRegistry
-from ripcord.respond import parts
+from ripcord.respond import approvals, parts
 from ripcord.respond.breaker import BreakerState
 from ripcord.respond.golden import GoldenSet, Validation, validate
 from ripcord.respond.plan import plan
@@ -151,37 +152,18 @@ class Rollback:
         self._check_decider(action, actor)
         if actor == action.proposed_by:
             raise ApprovalError(f"approver: {actor!r} proposed this rollback and cannot approve it")
-        approvals = [*action.data.get("approvals", [])]
-        if actor in approvals:
+        given = [*action.data.get("approvals", [])]
+        if actor in given:
             raise ApprovalError(f"approver: {actor!r} already approved action {action.id}")
-        action.data = {**action.data, "approvals": [*approvals, actor]}
+        action.data = {**action.data, "approvals": [*given, actor]}
         incident = service.get(session, action.incident_id)
         needed = self.sop.rollback.approvals(Severity(incident.severity))
-        self._record_approval(session, incident, action, actor, needed)
-        if len(approvals) + 1 < needed:
+        approvals.record(session, incident, action, actor, needed, at=self.now())
+        if len(given) + 1 < needed:
             return
         action.approved_by = actor
         self._set(
             session, action, Step.PROMOTING, actor, f"rollback to {action.data['target']} approved"
-        )
-
-    def _record_approval(
-        self, session: Session, incident: Incident, action: Action, actor: str, needed: int
-    ) -> None:
-        given = action.data["approvals"]
-        message = f"rollback to {action.data['target']}: approval {len(given)} of {needed}"
-        at, data = self.now(), {"action": action.id, "approvals": given, "needed": needed}
-        service.note(
-            session, incident, at=at, kind="approval", actor=actor, message=message, data=data
-        )
-        audit.append(
-            session,
-            at=at,
-            actor=actor,
-            action="rollback.approve",
-            subject=f"action:{action.id}",
-            reason=message,
-            after=data,
         )
 
     def reject(self, session: Session, action: Action, *, actor: str, reason: str) -> None:
@@ -200,9 +182,7 @@ class Rollback:
             raise ApprovalError(
                 f"action {action.id}: status {action.status} is not awaiting_approval"
             )
-        approvers = self.sop.rollback.approvers
-        if approvers and actor not in approvers:
-            raise ApprovalError(f"approver: {actor!r} is not one of {', '.join(approvers)}")
+        approvals.check_approver(self.sop, actor)
 
     def verified(self, session: Session, action: Action, *, ok: bool, detail: str) -> None:
         """The verification window closed: resolve, or go back to the next candidate."""
@@ -318,12 +298,23 @@ class Rollback:
         )
 
     def _promote(self, session: Session, action: Action) -> None:
+        """The parts the SOP orders before the model, the model, then the parts after it."""
         incident = service.get(session, action.incident_id)
-        target, at = action.data["target"], self.now()
         actor = action.approved_by or "ripcord"
         order = [p["name"] for p in action.data.get("parts", [])]
-        before_model = order.index(MODEL_PART) if MODEL_PART in order else len(order)
-        self._restore_parts(session, action, incident, actor, range(before_model))
+        split = order.index(MODEL_PART) if MODEL_PART in order else len(order)
+        restore = partial(parts.restore_pending, session, self.artifacts, action, incident)
+        restore(which=range(split), actor=actor, now=self.now)
+        self._promote_model(session, action, incident, actor)
+        restore(which=range(split + 1, len(order)), actor=actor, now=self.now)
+        self._set(session, action, Step.VERIFYING, actor, f"{action.data['target']} promoted")
+
+    def _promote_model(
+        self, session: Session, action: Action, incident: Incident, actor: str
+    ) -> None:
+        """Mark the implicated version bad, serve the target at the first traffic step with
+        the breaker half-open, and move the incident to recovering."""
+        target, at = action.data["target"], self.now()
         bad = self.registry.find(session, incident.model, action.data["from"])
         if bad is not None and bad.health != Health.BAD and target != bad.version:
             self.registry.mark(
@@ -364,40 +355,6 @@ class Rollback:
             actor=actor,
             reason=f"{target} promoted; verifying",
         )
-        self._restore_parts(session, action, incident, actor, range(before_model + 1, len(order)))
-        self._set(session, action, Step.VERIFYING, actor, f"{target} promoted")
-
-    def _restore_parts(
-        self, session: Session, action: Action, incident: Incident, actor: str, which: range
-    ) -> None:
-        """Restore the non-model parts at `which` positions of the plan, in order; each
-        part's state is stored with the action, so one restored already is not redone."""
-        for i in which:
-            part = action.data["parts"][i]
-            if part.get("state") != "pending":
-                continue
-            done = parts.restore(
-                session,
-                self.artifacts,
-                part,
-                model=incident.model,
-                incident_id=incident.id,
-                at=self.now(),
-                actor=actor,
-            )
-            updated = [*action.data["parts"]]
-            updated[i] = done
-            action.data = {**action.data, "parts": updated}
-            message = f"{part['name']} restored: {part['active']} → {part['restore_to']}"
-            service.note(
-                session,
-                incident,
-                at=self.now(),
-                kind="rollback",
-                actor=actor,
-                message=message,
-                data={"action": action.id, "part": done},
-            )
 
     def _set(self, session: Session, action: Action, step: Step, actor: str, message: str) -> None:
         before = {"status": action.status}

@@ -33,9 +33,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from ripcord.errors import Problem
+from ripcord.sop.base import EnvName, Strict
 from ripcord.sop.severity import IncidentType, Severity
 
 if TYPE_CHECKING:
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
 
 #: Prometheus's label-name syntax
 LabelName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-EnvVar = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 ModelName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
 
@@ -64,14 +64,12 @@ def _sev(text: str) -> str:
 SevText = Annotated[str, Field(min_length=1, max_length=20), AfterValidator(_sev)]
 
 
-class WebhookAuthSpec(BaseModel):
+class WebhookAuthSpec(Strict):
     """The receiver's own credential: a shared bearer token, an HMAC-SHA256 signature of
     the body with a timestamp against replay, or both (then both are required)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    bearer_token_env: EnvVar | None = None
-    hmac_secret_env: EnvVar | None = None
+    bearer_token_env: EnvName | None = None
+    hmac_secret_env: EnvName | None = None
     replay_window_s: int = Field(300, gt=0, le=86_400)
 
     @model_validator(mode="after")
@@ -81,9 +79,7 @@ class WebhookAuthSpec(BaseModel):
         return self
 
 
-class AlertmanagerSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class AlertmanagerSpec(Strict):
     model_label: LabelName = "model"
     severity_label: LabelName = "severity"
     version_label: LabelName = "version"

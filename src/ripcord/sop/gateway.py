@@ -24,9 +24,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveFloat
+from pydantic import AfterValidator, Field, PositiveFloat
 
 from ripcord.errors import Problem
+from ripcord.sop.base import Strict
 
 if TYPE_CHECKING:
     from ripcord.sop.schema import Sop
@@ -44,10 +45,8 @@ _DOTTED = r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$"
 Dotted = Annotated[str, Field(min_length=1, max_length=200, pattern=_DOTTED)]
 
 
-class GatewayModel(BaseModel):
+class GatewayModel(Strict):
     """One model behind the gateway: its versions' servers and the shape of their JSON."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     versions: dict[Key, Url] = Field(min_length=1)
     path: Annotated[str, Field(max_length=500, pattern=r"^(/[^\s]*)?$")] = "/predict"
@@ -62,9 +61,7 @@ class GatewayModel(BaseModel):
         return None if base is None else base + self.path
 
 
-class GatewaySpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class GatewaySpec(Strict):
     timeout_s: Annotated[PositiveFloat, Field(le=300.0)] = 2.0
     models: dict[Key, GatewayModel] = Field(default_factory=dict)
 

@@ -26,14 +26,14 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from ripcord.sop.base import Strict
 
 
-class GuardrailSpec(BaseModel):
+class GuardrailSpec(Strict):
     """One rule. Give a `pattern` (text) or `min`/`max` (numbers); `field` picks an input
     field (for `on: input`) or a key of a dict output; without it the whole output."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, max_length=100)
     on: Literal["input", "output"]

@@ -31,8 +31,6 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PositiveInt,
     ValidationInfo,
@@ -40,6 +38,7 @@ from pydantic import (
     model_validator,
 )
 
+from ripcord.sop.base import Strict
 from ripcord.sop.severity import IncidentType
 
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")]
@@ -55,10 +54,6 @@ WEEKDAYS: tuple[Weekday, ...] = (
 )
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 UNKNOWN_ZONE = "is not a known IANA time zone (e.g. Europe/Paris, America/New_York, UTC)"
 
 
@@ -70,7 +65,7 @@ def zone(name: str) -> ZoneInfo:
         raise ValueError(f"timezone: {name!r} {UNKNOWN_ZONE}") from None
 
 
-class Override(_Strict):
+class Override(Strict):
     """Someone else covers the primary or the backup slot (or both) from `start` to `end`."""
 
     start: datetime
@@ -97,7 +92,7 @@ class Override(_Strict):
         return self
 
 
-class Rotation(_Strict):
+class Rotation(Strict):
     """A weekly rotation: `people` take turns, one week each, handing over at a local time."""
 
     people: tuple[Name, ...] = Field(min_length=1)
@@ -149,7 +144,7 @@ def _default_ack() -> dict[str, PositiveInt]:
     return {"SEV-1": 15, "SEV-2": 60, "SEV-3": 240, "SEV-4": 1440}
 
 
-class Team(_Strict):
+class Team(Strict):
     """Who a team's pages go to: a fixed `primary` (and `backup`), or a weekly `rotation`.
     With a rotation, `backup` is optional and fixed: left out, the
     backup is the next person in the rotation."""
@@ -171,7 +166,7 @@ class Team(_Strict):
         return self
 
 
-class Escalation(_Strict):
+class Escalation(Strict):
     """Which team owns each incident type, how soon a page must be acknowledged, and who
     is paged when nobody does (ripcord.respond.escalation):
 
@@ -193,7 +188,7 @@ class Escalation(_Strict):
     repeat_minutes: Annotated[int, Field(ge=0)] | None = None
 
 
-class TriageSpec(_Strict):
+class TriageSpec(Strict):
     """How signals are grouped into incidents. A signal for a (model, type, segment) whose
     incident was resolved less than `cooldown_minutes` ago joins that incident's timeline,
     without reopening or paging, unless it is more severe: flapping is not a new incident."""

@@ -12,8 +12,6 @@ from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PositiveFloat,
     PositiveInt,
@@ -22,6 +20,8 @@ from pydantic import (
 )
 
 from ripcord.sop.alertmanager import AlertmanagerSpec
+from ripcord.sop.base import Strict
+from ripcord.sop.channels import ChannelSpec, EmailAddress, MessageTemplatesSpec
 from ripcord.sop.gateway import GatewaySpec
 from ripcord.sop.guardrails import GuardrailSpec
 from ripcord.sop.schedule import Escalation, Team, TriageSpec
@@ -31,11 +31,7 @@ Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Slas(_Strict):
+class Slas(Strict):
     """Service levels a version must meet live and on the golden set."""
 
     min_accuracy: Fraction | None = None
@@ -47,7 +43,7 @@ class Slas(_Strict):
     max_false_positive_rate: Fraction | None = None
 
 
-class FieldContract(_Strict):
+class FieldContract(Strict):
     type: Literal["float", "int", "str", "bool", "category"] = "float"
     required: bool = True
     min: float | None = None
@@ -70,7 +66,7 @@ class FieldContract(_Strict):
 FieldCheck = tuple[str, FieldContract, bool, bool, float, float]
 
 
-class InputContract(_Strict):
+class InputContract(Strict):
     fields: dict[Name, FieldContract] = Field(default_factory=dict)
     allow_extra: bool = True
 
@@ -85,7 +81,7 @@ class InputContract(_Strict):
         )  # fmt: skip
 
 
-class Fallback(_Strict):
+class Fallback(Strict):
     """What serves while the circuit breaker is open.
 
     `rule`: a constant answer (a rule-based heuristic); `model`: another registered model's
@@ -104,7 +100,7 @@ class Fallback(_Strict):
         return self
 
 
-class Persistence(_Strict):
+class Persistence(Strict):
     """A reading counts as breached only when `k` of the last `n` checks breached (default
     1 of 1: at once). `k: 2, n: 3` lets one noisy check pass without a page."""
 
@@ -118,7 +114,7 @@ class Persistence(_Strict):
         return self
 
 
-class DetectorSpec(_Strict):
+class DetectorSpec(Strict):
     """One detector of a model. Besides its family's `params`, the engine reads:
 
     - `segment_by`: segment attributes (e.g. [region]) to run the detector per value of, as
@@ -147,7 +143,7 @@ class DetectorSpec(_Strict):
         return self.name or self.type
 
 
-class FairnessSpec(_Strict):
+class FairnessSpec(Strict):
     """Fairness gaps a candidate must stay within on the golden set (respond/golden.py).
 
     `attribute` is a golden-set column naming each row's protected group; `favorable` is
@@ -168,7 +164,7 @@ class FairnessSpec(_Strict):
         return self
 
 
-class GoldenSet(_Strict):
+class GoldenSet(Strict):
     """A regression suite: a CSV of features plus the label column."""
 
     path: str
@@ -176,7 +172,7 @@ class GoldenSet(_Strict):
     fairness: FairnessSpec | None = None
 
 
-class TargetSpec(_Strict):
+class TargetSpec(Strict):
     """A non-model rollback target of the model (registry/artifacts.py): a `config`
     document (thresholds, a prompt, pipeline settings) or a `dataset` version. `change` is
     the kind of change event its activation records (default: config for a config,
@@ -194,7 +190,7 @@ class TargetSpec(_Strict):
 MODEL_PART = "model"  # the model's own part in `rollback.order`
 
 
-class ModelRollback(_Strict):
+class ModelRollback(Strict):
     """The parts a rollback restores, in order: declared target names and `model` (e.g.
     `[pipeline, model]`: pipeline config first). Without `model` the serving version stays
     and only the targets are restored (a config-only rollback)."""
@@ -202,7 +198,7 @@ class ModelRollback(_Strict):
     order: tuple[Name, ...] = (MODEL_PART,)
 
 
-class ModelSop(_Strict):
+class ModelSop(Strict):
     owner: Name
     description: str = ""
     decisions: str = ""  # what the model decides, in business terms ("loan approvals")
@@ -226,7 +222,7 @@ class ModelSop(_Strict):
         return self
 
 
-class RuleSpec(_Strict):
+class RuleSpec(Strict):
     detector: str = Field(min_length=1)
     severity: str
     type: IncidentType
@@ -250,7 +246,7 @@ class RuleSpec(_Strict):
         return self
 
 
-class ResponseSpec(_Strict):
+class ResponseSpec(Strict):
     """What happens on its own at a severity: contain at once, and how rollback goes."""
 
     contain: bool = False
@@ -266,81 +262,7 @@ def _default_response() -> dict[str, ResponseSpec]:
     }
 
 
-EnvName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-EmailAddress = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
-
-# Per channel type: the fields it needs, and the fields it may have besides `type`. A field
-# that another type uses is refused by name rather than silently ignored.
-_NETWORK = ("retries", "timeout_s")
-CHANNEL_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "console": ((), ()),
-    "webhook": (("url",), ("url", "secret_env", *_NETWORK)),
-    "slack": (("url_env",), ("url_env", *_NETWORK)),
-    "pagerduty": (("routing_key_env",), ("routing_key_env", "url", "source", *_NETWORK)),
-    "email": (
-        ("host", "sender"),
-        ("host", "port", "sender", "to", "starttls", "username", "password_env", *_NETWORK),
-    ),
-}
-
-
-class ChannelSpec(_Strict):
-    """One notification channel. Secrets are never written here: `*_env` fields name the
-    environment variable that holds them, read when the channels are built.
-
-    - webhook: `url`, optional `secret_env` (HMAC signing secret)
-    - slack: `url_env` (the incoming webhook url is itself the credential)
-    - pagerduty: `routing_key_env`, optional `url` (defaults to the Events API v2
-      endpoint) and `source` (defaults to the model's name)
-    - email: `host`, `sender`, optional `port`, `to` (addresses that get every message),
-      `starttls`, `username` with `password_env`; people's addresses come from `people`
-    """
-
-    type: Literal["console", "webhook", "slack", "pagerduty", "email"]
-    url: str | None = None
-    url_env: EnvName | None = None
-    secret_env: EnvName | None = None
-    routing_key_env: EnvName | None = None
-    source: Annotated[str, Field(min_length=1, max_length=255)] | None = None
-    host: Annotated[str, Field(min_length=1, max_length=255)] | None = None
-    port: Annotated[int, Field(ge=1, le=65535)] = 25
-    sender: EmailAddress | None = None
-    to: tuple[EmailAddress, ...] = ()
-    starttls: bool = False
-    username: Annotated[str, Field(min_length=1)] | None = None
-    password_env: EnvName | None = None
-    retries: Annotated[int, Field(ge=0, le=10)] = 3
-    timeout_s: PositiveFloat = 5.0
-
-    @model_validator(mode="after")
-    def _fields_fit_type(self) -> ChannelSpec:
-        required, allowed = CHANNEL_FIELDS[self.type]
-        given = self.model_fields_set - {"type"}
-        stray = sorted(given - set(allowed))
-        if stray:
-            raise ValueError(f"{', '.join(stray)}: not used by a {self.type} channel")
-        missing = [f for f in required if getattr(self, f) is None]
-        if missing:
-            raise ValueError(f"a {self.type} channel needs {' and '.join(missing)}")
-        if self.url is not None and not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"a {self.type} channel needs an http(s) url, not {self.url!r}")
-        if (self.username is None) != (self.password_env is None):
-            raise ValueError("give both username and password_env, or neither")
-        if self.username is not None and not self.starttls:
-            raise ValueError("username needs starttls: the password would cross in clear")
-        return self
-
-
-class MessageTemplatesSpec(_Strict):
-    """Jinja2 files that replace the default messages, relative to the SOP file. A file's
-    first line renders the title; the rest, the body."""
-
-    page: Annotated[str, Field(min_length=1)] | None = None
-    update: Annotated[str, Field(min_length=1)] | None = None
-    resolved: Annotated[str, Field(min_length=1)] | None = None
-
-
-class CanaryPolicy(_Strict):
+class CanaryPolicy(Strict):
     """How canaries and shadows are judged (respond/canary.py, respond/analysis.py)."""
 
     min_events: PositiveInt = 300
@@ -348,7 +270,7 @@ class CanaryPolicy(_Strict):
     on_pass: Literal["promote", "hold"] = "hold"
 
 
-class RollbackPolicy(_Strict):
+class RollbackPolicy(Strict):
     approvers: tuple[Name, ...] = ()
     #: distinct approvers (never the proposer) a rollback needs, per SEV; 1 when left out
     approvals_required: dict[str, PositiveInt] = Field(default_factory=dict)
@@ -389,7 +311,7 @@ class RollbackPolicy(_Strict):
 _TRACKING_SCHEMES = ("http://", "https://", "sqlite:///", "file:", "postgresql", "mysql")
 
 
-class RegistrySpec(_Strict):
+class RegistrySpec(Strict):
     """Where model versions live. `local` (the default): Ripcord's own store. `mlflow`: an
     MLflow Model Registry at `tracking_uri`, whose serving `alias` the rollback moves.
 
@@ -421,11 +343,11 @@ class RegistrySpec(_Strict):
         return self
 
 
-class SeveritySpec(_Strict):
+class SeveritySpec(Strict):
     rules: tuple[RuleSpec, ...] | None = None
 
 
-class Sop(_Strict):
+class Sop(Strict):
     version: Literal[1] = 1
     models: dict[Name, ModelSop] = Field(min_length=1)
     severity: SeveritySpec = SeveritySpec()
