@@ -215,6 +215,15 @@ class Ripcord:
             self.responder.handle(signal)
         return signals
 
+    def tick(self) -> list[Signal]:
+        """The service's timer (about once a second, `ripcord serve`): the silence of the
+        serving versions (a throughput that stopped dead raises no event to be checked on),
+        then the escalations that fell due."""
+        serving = [(m, v) for m in self.sop.models if (v := self.routes.state(m).serving)]
+        signals = self._handle(self.engine.tick(self.clock.now(), serving))
+        self.responder.escalate_overdue()
+        return signals
+
     def label(self, model: str, request_id: str, label: Any) -> list[Signal]:
         """The true outcome of a served request, sent later by its request id."""
         self.model(model)

@@ -119,3 +119,64 @@ def test_parameters_are_refused_by_name(
     spec = DetectorSpec(type="throughput", window=window, threshold=threshold, params=params)
     with pytest.raises(ValueError, match=message):
         registry.build(spec, model, reference)
+
+
+def steady(d: ThroughputDetector, event: Event, count: int, lag_s: float = 0.0) -> float:
+    """`count` events at 10 per second, the clock ticking once a second `lag_s` ahead of
+    their timestamps; the last event's second."""
+    for i in range(count):
+        d.observe(event(i, timestamp=T0 + timedelta(seconds=i / 10)))
+        if i % 10 == 9:
+            d.tick(T0 + timedelta(seconds=i / 10 + lag_s))
+    return (count - 1) / 10
+
+
+def silence(d: ThroughputDetector, last: float, seconds: int, lag_s: float = 0.0) -> list[float]:
+    """Tick once a second with no event; the seconds of silence at which a reading breached."""
+    breached = []
+    for s in range(1, seconds + 1):
+        d.tick(T0 + timedelta(seconds=last + s + lag_s))
+        reading = d.check()
+        if reading is not None and reading.breached:
+            breached.append(reading.evidence["silent_seconds"])
+    return breached
+
+
+def test_traffic_that_stops_dead_reads_as_a_collapse_from_the_clock(event: Event) -> None:
+    d = ThroughputDetector(name="t", window=200)
+    last = steady(d, event, 1_000)  # 10 per second; the window spans 19.9 s
+    first = silence(d, last, 120)
+    assert first, "a minute of silence after 10 events per second must read as a collapse"
+    # the rate over the window plus the silence, and its 99 % bound, under 30 % of 10/s
+    assert 45 <= first[0] <= 75
+    reading = d.check()
+    assert reading is not None and reading.evidence["silent_seconds"] == pytest.approx(120.0)
+
+
+def test_a_quiet_spell_shorter_than_the_window_is_not_a_collapse(event: Event) -> None:
+    d = ThroughputDetector(name="t", window=200)
+    last = steady(d, event, 1_000)
+    assert silence(d, last, 30) == []
+
+
+def test_timestamps_that_trail_the_clock_are_not_silence(event: Event) -> None:
+    """A client clock an hour behind (or a steady replay): the lag is measured, not read as
+    an hour without traffic; a real stop after it still is."""
+    d = ThroughputDetector(name="t", window=200)
+    last = steady(d, event, 1_000, lag_s=3_600)
+    reading = d.check()
+    assert reading is not None and not reading.breached
+    assert reading.evidence["silent_seconds"] < 1.0
+    assert silence(d, last, 120, lag_s=3_600)
+
+
+def test_without_ticks_and_after_reset_there_is_no_silence(event: Event) -> None:
+    d = ThroughputDetector(name="t", window=200)
+    steady(d, event, 1_000)
+    d.reset()
+    d.tick(T0 + timedelta(hours=1))  # no event since the reset: nothing to measure
+    assert d.check() is None
+    for i in range(400):
+        d.observe(event(i, timestamp=T0 + timedelta(seconds=i / 10)))
+    reading = d.check()
+    assert reading is not None and reading.evidence["silent_seconds"] == 0.0

@@ -117,9 +117,9 @@ def _ticking(tick_s: float) -> Callable[[FastAPI], AbstractAsyncContextManager[N
             while not stop.wait(tick_s):
                 try:
                     with state.lock:
-                        state.rc.responder.escalate_overdue()
+                        state.rc.tick()
                 except Exception:  # a failed tick is logged; the next one tries again
-                    log.exception("escalation tick failed")
+                    log.exception("timer tick failed")
 
         thread = threading.Thread(target=tick, name="ripcord-timers", daemon=True)
         thread.start()

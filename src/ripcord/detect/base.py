@@ -153,6 +153,9 @@ class Detector(abc.ABC):
     #: check: a window-based reading moves by at most a tenth between two reads, while a
     #: change-point statistic crosses its threshold on one event and is read at each check
     spread_checks: ClassVar[bool] = True
+    #: whether the family reads the passing of time with no event (`tick`): the engine
+    #: ticks such detectors from the service's housekeeping, about once a second
+    ticks: ClassVar[bool] = False
 
     def __init__(self, *, name: str, window: int, threshold: float | None) -> None:
         if window <= 0:
@@ -200,6 +203,9 @@ class Detector(abc.ABC):
 
     def observe_feedback(self, feedback: FeedbackEvent) -> None:  # noqa: B027 - optional hook
         """Take user feedback (by request id when it has one). Most detectors ignore it."""
+
+    def tick(self, now: datetime) -> None:  # noqa: B027 - optional hook (with `ticks`)
+        """The clock reached `now`. Only a family that reads silence (`ticks`) cares."""
 
     @abc.abstractmethod
     def check(self) -> Reading | None:

@@ -19,7 +19,7 @@ change-point detector at every check. `check_every` on a detector entry override
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
@@ -363,3 +363,25 @@ class DetectionEngine:
     def forget(self, model: str, version: str) -> None:
         """Drop a version's detectors, e.g. before it is verified afresh after a rollback."""
         self._watches.pop((model, version), None)
+
+    def tick(self, now: datetime, serving: Iterable[tuple[str, str]]) -> list[Signal]:
+        """The clock reached `now` with or without traffic: the detectors that read silence
+        (`Detector.ticks`, e.g. throughput) of each (model, version) in `serving` take it and
+        are read, so traffic that stops dead still signals. Only versions that should be
+        receiving traffic are ticked: one rolled back away from is silent by design."""
+        signals: list[Signal] = []
+        for model, version in serving:
+            watch = self._watches.get((model, version))
+            if watch is None:
+                continue  # no event yet since the start: nothing to compare silence with
+            for name, unit in watch.units.items():
+                if not unit.all.detector.ticks:
+                    continue
+                for track in unit.tracks():
+                    track.detector.tick(now)
+                for track, reading in self._judge(unit, now):
+                    family = unit.all.detector.family
+                    signals.append(
+                        Signal(model, version, name, family, reading, now, segment=track.segment)
+                    )
+        return signals

@@ -5,14 +5,21 @@ calling after a bad answer, a router sending elsewhere, a queue that stalled) wh
 per-request figure still looks fine. Rates come from the events' own timestamps, not the
 wall clock, so replayed or batched traffic is judged as it happened.
 
-A rate needs events to be measured: traffic that stops dead produces no event and so no
-check; that case is the monitoring gap an external alert (or a heartbeat) covers.
+Traffic that stops dead produces no event, so the service's housekeeping ticks the
+detector with the clock (`tick`, about once a second) and the window's rate is measured up
+to now: (n - 1) events over the window's span plus the silence since its last event. The
+clock is first put on the events' time scale by the lag seen at the first tick after fresh
+events (how far event timestamps trail the clock), so events stamped by a skewed client
+clock, or a steady replay, do not read as silence. With the default threshold a window of
+n events over T seconds reads as a collapse after about 2.3 T + a few seconds of silence
+(at the 99 % bound: 200 events at 10 per second, about a minute).
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from datetime import datetime
 
 from ripcord.detect.base import Detector, Reading
 from ripcord.detect.windows import Z_99, require_int, require_number
@@ -45,6 +52,7 @@ class ThroughputDetector(Detector):
     """
 
     family = "throughput"
+    ticks = True
 
     def __init__(
         self,
@@ -64,6 +72,9 @@ class ThroughputDetector(Detector):
         self._first: float | None = None
         self._seen = 0
         self.baseline: float | None = None  # events per second, frozen once measured
+        self._clock: float | None = None  # the last tick, on the events' time scale
+        self._lag: float = 0.0  # how far event timestamps trail the clock
+        self._fresh = False  # events since the last tick
 
     @classmethod
     def threshold_for(cls, spec: DetectorSpec, model: ModelSop) -> float | None:
@@ -74,6 +85,7 @@ class ThroughputDetector(Detector):
             return
         t = event.timestamp.timestamp()
         self._times.append(t)
+        self._fresh = True
         if self.baseline is not None:
             return
         if self._first is None:
@@ -83,11 +95,20 @@ class ThroughputDetector(Detector):
         if self._seen >= self.window * self.baseline_windows and span > 0:
             self.baseline = (self._seen - 1) / span
 
+    def tick(self, now: datetime) -> None:
+        if not self._times:
+            return
+        clock = now.timestamp()
+        if self._fresh:  # re-measure the lag on the newest event seen
+            self._lag, self._fresh = max(0.0, clock - self._times[-1]), False
+        self._clock = clock - self._lag
+
     def check(self) -> Reading | None:
         times = self._times
         if self.baseline is None or len(times) < self.window:
             return None
-        span = times[-1] - times[0]
+        silent = 0.0 if self._clock is None else max(0.0, self._clock - times[-1])
+        span = times[-1] + silent - times[0]
         if span <= 0:
             return None
         rate = (len(times) - 1) / span
@@ -100,6 +121,7 @@ class ThroughputDetector(Detector):
             "window_seconds": span,
             "count": len(times),
             "upper_bound_99": bound,
+            "silent_seconds": silent,
         }
         return Reading(
             "throughput_ratio", ratio, self.threshold, "below", len(times), evidence, bound
@@ -108,5 +130,6 @@ class ThroughputDetector(Detector):
     def reset(self) -> None:
         self._times.clear()
         self._first = None
+        self._clock, self._lag, self._fresh = None, 0.0, False
         self._seen = 0
         self.baseline = None
