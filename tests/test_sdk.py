@@ -164,3 +164,59 @@ def test_a_registry_down_at_load_time_is_answered_by_the_fallback(
     served = rc.guard("credit-risk")(GOOD)
     assert served.prediction == 1 and served.error is not None  # the fallback rule answered
     assert "connection refused" in served.error
+
+
+def test_a_batched_guard_records_on_the_call_that_fills_the_batch(rc: Ripcord) -> None:
+    guard = rc.guard("credit-risk", predict=lambda f: (0, 0.91), version="fn-1")
+    guard.batch = 4
+    served = [guard(GOOD | {"age": 30.0 + i}, request_id=f"r{i}") for i in range(10)]
+    assert [r.request_id for r in stored(rc)] == [f"r{i}" for i in range(8)]  # two batches
+    guard.flush()
+    rows = stored(rc)
+    assert [r.request_id for r in rows] == [s.request_id for s in served]  # in call order
+    assert [r.payload["features"]["age"] for r in rows] == [30.0 + i for i in range(10)]
+    assert all(r.payload["latency_ms"] == s.latency_ms for r, s in zip(rows, served, strict=True))
+
+
+def test_a_batched_record_waits_at_most_batch_s_of_the_app_clock(rc: Ripcord, clock: Any) -> None:
+    with rc.guard("credit-risk", predict=lambda f: (0, 0.9)) as guard:
+        guard.batch = 100
+        guard(GOOD, request_id="old")
+        clock.advance(0.01)
+        guard(GOOD, request_id="young")
+        assert stored(rc) == []
+        clock.advance(0.05)
+        guard(GOOD, request_id="late")  # the oldest is 60 ms old: the batch goes in
+        assert [r.request_id for r in stored(rc)] == ["old", "young", "late"]
+        guard(GOOD, request_id="kept")
+    assert stored(rc)[-1].request_id == "kept"  # leaving the block flushed it
+
+
+def test_a_batched_guard_trips_the_breaker_on_the_call_that_saw_the_last_error(
+    rc: Ripcord,
+) -> None:
+    def broken(features: Any) -> Scored:
+        raise RuntimeError("feature store timeout")
+
+    guard = rc.guard("credit-risk", predict=broken)
+    guard.batch = 1000
+    [guard(GOOD) for _ in range(5)]
+    assert rc.routes.state("credit-risk").breaker is BreakerState.OPEN
+    assert guard(GOOD).route is Route.FALLBACK
+
+
+def test_a_record_the_schema_refuses_costs_its_batch_nothing(rc: Ripcord) -> None:
+    guard = rc.guard("credit-risk", predict=lambda f: f["answer"])
+    guard.batch = 3
+    guard(GOOD | {"answer": 0}, request_id="a")
+    guard(GOOD | {"answer": [0, 1]}, request_id="b")  # a list is not a prediction
+    guard(GOOD | {"answer": 1}, request_id="c")
+    assert [r.request_id for r in stored(rc)] == ["a", "c"] and guard.rejected == 1
+
+
+@pytest.mark.parametrize(("field", "value"), [("batch", 0), ("batch", 2.5), ("batch_s", 0.0)])
+def test_batch_settings_are_checked(rc: Ripcord, field: str, value: float) -> None:
+    from ripcord.sdk import Guard
+
+    with pytest.raises(ValueError, match=f"{field}: {value!r}"):
+        Guard(rc, "credit-risk", predict=lambda f: 1, **{field: value})

@@ -3,15 +3,33 @@ fallback answers, the breaker trips), kill switch, pause, refused input, guardra
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from ripcord.clock import ManualClock
+from ripcord.detect import default_registry
 from ripcord.drills.demo import MODEL
+from ripcord.gateway.app import Gateway
 from ripcord.respond import controls
+from ripcord.respond.breaker import RouteState
+from ripcord.respond.routing import RoutingTable
+from ripcord.sop import load as sop_load
 from ripcord.store.tables import Routing
-from tests.gateway.conftest import GOOD, STRICT, TIMEOUT_S, Stack, poll
+from tests.gateway.conftest import (
+    GOOD,
+    STRICT,
+    TIMEOUT_S,
+    Stack,
+    closed_port_url,
+    poll,
+    write_sop,
+)
 
 
 def breaker(stack: Stack, model: str = MODEL) -> str:
@@ -128,3 +146,61 @@ def test_a_disabled_feature_reaches_the_model_as_its_stand_in(stack: Stack) -> N
     stack.synced()
     stack.predict(GOOD | {"late_payments": 9.0})
     assert stack.v1.bodies[-1]["late_payments"] == 1.0
+
+
+class Recorded:
+    """A runtime sink that keeps what the request path hands it."""
+
+    dropped = 0
+    status = "ready"
+
+    def __init__(self) -> None:
+        self.records: list[Any] = []
+
+    def start(self) -> None: ...
+
+    def record(self, record: Any) -> None:
+        self.records.append(record)
+
+    def trip(self, model: str, reason: str) -> None: ...
+
+    def stop(self, timeout: float = 10.0) -> None: ...
+
+
+def test_a_request_is_recorded_after_its_answer_even_if_the_client_is_gone(
+    tmp_path: Path,
+) -> None:
+    down = closed_port_url()  # the upstream refuses: the fallback rule answers
+    urls = dict.fromkeys(("v1", "v2", "down"), down)
+    sop = sop_load.load(write_sop(tmp_path / "sop.yaml", urls), default_registry())
+    routes = RoutingTable()
+    routes.breaker(MODEL).adopt(RouteState(MODEL, "v1"))
+    sink = Recorded()
+    gateway = Gateway(sop, routes, ManualClock(), lambda: sink)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": json.dumps(GOOD).encode()}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body":
+            assert sink.records == []  # the answer leaves before the record
+            raise OSError("the client hung up")
+
+    scope = {"type": "http", "path": f"/models/{MODEL}/predict", "method": "POST"}
+    scope["headers"] = [(b"x-request-id", b"gone-1")]
+
+    async def one() -> None:
+        gateway.start()
+        try:
+            with pytest.raises(OSError):
+                await gateway(scope, receive, send)  # type: ignore[arg-type]
+        finally:
+            await gateway.stop()
+
+    asyncio.run(one())
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    [record] = sink.records
+    assert (record.request_id, record.version, record.prediction) == ("gone-1", "v1", 1)
+    assert record.error is not None  # the upstream's failure, charged to v1

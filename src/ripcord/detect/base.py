@@ -198,6 +198,27 @@ class Detector(abc.ABC):
         for event in events:
             self.observe(event)
 
+    def observe_reads(
+        self, events: Sequence[InferenceEvent], stops: Sequence[int]
+    ) -> list[Reading | None]:
+        """Take `events` in order and read after the first `stop` of them, for each of the
+        ascending `stops`: the readings `check()` would give there, and the same state at
+        the end as `observe_batch(events)`.
+
+        The engine hands a unit a whole micro-batch this way, once the reference has
+        frozen; a family overrides it where one pass over the batch is cheaper than a
+        batch and a check per stop (converting the batch's features once, not per check)."""
+        readings: list[Reading | None] = []
+        start = 0
+        for stop in stops:
+            if stop > start:
+                self.observe_batch(events[start:stop])
+            readings.append(self.check())
+            start = stop
+        if start < len(events):
+            self.observe_batch(events[start:])
+        return readings
+
     def observe_label(self, label: LabelEvent) -> None:  # noqa: B027 - optional hook
         """Take a late label (joined by request id). Most detectors ignore labels."""
 

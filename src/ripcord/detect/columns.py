@@ -40,8 +40,12 @@ def to_matrix(rows: Sequence[Sequence[Any]], width: int) -> FloatArray:
     """Rows of feature values as floats, NaN where a value is missing or not a number."""
     if not rows:
         return np.empty((0, width), dtype=np.float64)
-    if set(map(type, chain.from_iterable(rows))) <= _FAST_TYPES:
-        matrix = np.array(rows, dtype=np.float64)  # None becomes NaN, in C
+    flat = list(chain.from_iterable(rows))  # one flat list: each pass below is one C loop
+    types = set(map(type, flat))
+    if types == {float}:  # the common case, and the quickest conversion
+        matrix = np.fromiter(flat, dtype=np.float64, count=len(flat)).reshape(len(rows), width)
+    elif types <= _FAST_TYPES:
+        matrix = np.array(flat, dtype=np.float64).reshape(len(rows), width)  # None: NaN
     else:
         matrix = np.array(
             [[float(v) if is_number(v) else np.nan for v in row] for row in rows],
@@ -114,6 +118,7 @@ class NumericColumns:
         self._pending: list[Mapping[str, FeatureValue]] = []
         # itemgetter of two keys or more gives a tuple; of one, the bare value
         self._getter = operator.itemgetter(*self.columns) if k > 1 else None
+        self._single = operator.itemgetter(self.columns[0]) if k == 1 else None
 
     def extend(self, features: Sequence[Mapping[str, FeatureValue]]) -> None:
         """Take rows; they are converted in one go at the next comparison, so a row fed on
@@ -124,9 +129,49 @@ class NumericColumns:
 
     def _take_pending(self) -> None:
         features, self._pending = self._pending, []
-        matrix = to_matrix(self._rows(features), len(self.columns))
+        self._push(*self._convert(self._rows(features)))
+
+    def _convert(self, rows: Sequence[Sequence[Any]]) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+        """Rows as a matrix, and each value's bucket as an index into the counts."""
+        matrix = to_matrix(rows, len(self.columns))
+        return matrix, self._bucket(matrix) + self._offsets
+
+    def psi_reads(
+        self, features: Sequence[Mapping[str, FeatureValue]], counts: Sequence[int]
+    ) -> list[NumericDrift]:
+        """Take `features`, and the PSI table after the first `c` of them for each of the
+        ascending `counts`: what `extend` and `table("psi")` would give there, with the
+        whole batch converted and bucketed once rather than once per table."""
+        if not counts:
+            self.extend(features)
+            return []
+        last = counts[-1]
+        pending, self._pending = self._pending, []
+        # rows still pending go in with the first stretch, rows after the last table stay
+        # pending: the ring takes the same stretches as through `extend` and `table`
+        matrix, codes = self._convert(self._rows([*pending, *features[:last]]))
+        windows, sizes, data, start = [], [], [], 0
+        for stop in counts:
+            end = len(pending) + stop
+            self._push(matrix[start:end], codes[start:end])
+            windows.append(self._counts.copy())
+            sizes.append(max(self._size, 1))
+            data.append(self._data[: self._size].copy())
+            start = end
+        self.extend(features[last:])
+        statistics = self._psi_of(np.stack(windows), np.array(sizes))  # all tables at once
+        return [
+            NumericDrift(self, "psi", stat, d, None)
+            for stat, d in zip(statistics, data, strict=True)
+        ]
+
+    def _push(self, matrix: FloatArray, codes: npt.NDArray[np.intp]) -> None:
+        """Write converted rows into the ring, the oldest rows leaving the counts."""
+        if not len(matrix):
+            return
+        if len(matrix) > self.window:  # as in `extend`: rows that would be overwritten
+            matrix, codes = matrix[-self.window :], codes[-self.window :]
         at = (self._pos + np.arange(len(matrix))) % self.window
-        codes = self._bucket(matrix) + self._offsets
         size = self._counts.size
         if self._size + len(matrix) > self.window:  # rows about to be overwritten leave
             leaving = at[self.window - self._size :]  # the empty slots fill first
@@ -139,11 +184,13 @@ class NumericColumns:
 
     def _rows(self, features: Sequence[Mapping[str, FeatureValue]]) -> list[Sequence[Any]]:
         """Each row's values in column order, None where a feature is absent."""
-        if self._getter is not None:
-            try:  # every column present, the common case: one C call per row
+        try:  # every column present, the common case: one C call per row
+            if self._getter is not None:
                 return list(map(self._getter, features))
-            except KeyError:
-                pass
+            if self._single is not None:  # one column: the bare value, as a 1-tuple
+                return list(zip(map(self._single, features)))
+        except KeyError:
+            pass
         return [[f.get(c) for c in self.columns] for f in features]
 
     def clear(self) -> None:
@@ -160,6 +207,9 @@ class NumericColumns:
         that stays true while the window moves on."""
         if self._pending:
             self._take_pending()
+        return self._snapshot(method)
+
+    def _snapshot(self, method: str) -> NumericDrift:
         data = self._data[: self._size]
         p_values: FloatArray | None = None
         if method == "ks":
@@ -179,10 +229,18 @@ class NumericColumns:
         return codes
 
     def _psi(self) -> FloatArray:
-        window = self._counts.reshape(self._reference.shape) / max(self._size, 1)
+        result: FloatArray = self._psi_of(self._counts[None], np.array([max(self._size, 1)]))[0]
+        return result
+
+    def _psi_of(self, counts: npt.NDArray[np.int64], sizes: npt.NDArray[np.intp]) -> FloatArray:
+        """PSI of each column for each row of window `counts` holding `sizes` values: the
+        same elementwise arithmetic and the same sums over each column's bins, whether
+        one table is read or a batch's worth."""
+        window = counts.reshape(len(counts), *self._reference.shape) / sizes[:, None, None]
         window = np.maximum(window, EPSILON)
         reference = self._reference
-        result: FloatArray = np.sum((window - reference) * np.log(window / reference), axis=1)
+        # np.add.reduce is what np.sum calls, without the wrapper's cost at each check
+        result: FloatArray = np.add.reduce((window - reference) * np.log(window / reference), 2)
         return result
 
     def _ks(self, column: FloatArray, present: np.ndarray, j: int) -> tuple[float, float]:

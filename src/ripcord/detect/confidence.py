@@ -11,7 +11,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from ripcord.detect.base import Evidence, Reading
-from ripcord.detect.windows import WindowedDetector, array_mean_bound, require_number
+from ripcord.detect.stats import FloatArray
+from ripcord.detect.windows import (
+    WindowedDetector,
+    array_mean,
+    array_mean_bound,
+    require_number,
+)
 from ripcord.events import InferenceEvent, Route
 
 
@@ -47,9 +53,20 @@ class ConfidenceDetector(WindowedDetector[float]):
             return None
         return event.confidence
 
+    def _take_all(self, events: Sequence[InferenceEvent]) -> list[float | None]:
+        champion = Route.CHAMPION
+        return [e.confidence if e.route is champion else None for e in events]
+
     def _read(self, values: Sequence[float]) -> Reading:
+        return self._read_array(np.fromiter(values, dtype=float, count=len(values)))
+
+    def _read_spans(self, values: list[float], spans: Sequence[tuple[int, int]]) -> list[Reading]:
+        # one conversion for the batch; each window a view of it (never written again)
         data = np.fromiter(values, dtype=float, count=len(values))
-        mean = float(data.mean())
+        return [self._read_array(data[lo:hi]) for lo, hi in spans]
+
+    def _read_array(self, data: FloatArray) -> Reading:
+        mean = array_mean(data)
         bound = array_mean_bound(data, mean, "below")
 
         def evidence() -> dict[str, float | int]:

@@ -62,6 +62,10 @@ class ContractDetector(WindowedDetector[Entry]):
         broken = tuple(v for v in event.violations if not v.startswith("guardrail:"))
         return (bool(broken) or event.route is Route.BLOCKED, broken)
 
+    def _take_all(self, events: Sequence[InferenceEvent]) -> list[Entry | None]:
+        blocked, take = Route.BLOCKED, self._take
+        return [(e.route is blocked, ()) if not e.violations else take(e) for e in events]
+
     def _read(self, values: Sequence[Entry]) -> Reading:
         broken = sum(1 for bad, _ in values if bad)
         rate = broken / len(values)

@@ -13,10 +13,11 @@ from __future__ import annotations
 import abc
 from collections import deque
 from collections.abc import Mapping, Sequence
+from itertools import accumulate, compress
 from typing import Any
 
 from ripcord.detect.base import Detector, Evidence, Reading, Reference
-from ripcord.detect.columns import NumericColumns
+from ripcord.detect.columns import NumericColumns, NumericDrift
 from ripcord.detect.stats import ColumnDrift, NumericProfile, Profile, build_profile
 from ripcord.detect.windows import require_choice, require_int, require_number
 from ripcord.events import FeatureValue, InferenceEvent, Route
@@ -94,6 +95,40 @@ class DriftDetector(Detector):
         if champions:
             self._extend(champions)
             self._changes += len(champions)
+
+    def observe_reads(
+        self, events: Sequence[InferenceEvent], stops: Sequence[int]
+    ) -> list[Reading | None]:
+        """Once the window is full and held as a matrix (PSI on numeric columns only), the
+        batch's champions are converted and bucketed once, and each stop's table is read
+        from the counts as they stand there; otherwise a batch and a check per stop."""
+        if not self._reads_tables():
+            return super().observe_reads(events, stops)
+        flags = [e.route is Route.CHAMPION for e in events]
+        before = list(accumulate(flags, initial=0))
+        counts = [before[stop] for stop in stops]
+        tables = self._take_tables(list(compress(events, flags)), counts)
+        base, readings = self._changes, list[Reading | None]()
+        for count, table in zip(counts, tables, strict=True):
+            if self._memo is None or self._memo[0] != base + count:  # else `check`'s memo
+                self._memo = (base + count, self._table_reading(table))
+            readings.append(self._memo[1])
+        self._changes = base + before[-1]
+        return readings
+
+    def _reads_tables(self) -> bool:
+        """Whether `_take_tables` can stand in for batches and checks (see `observe_reads`)."""
+        return False
+
+    def _take_tables(
+        self, champions: Sequence[InferenceEvent], counts: Sequence[int]
+    ) -> list[NumericDrift]:
+        """Take the champions; the PSI table after the first `c`, for each of `counts`."""
+        raise NotImplementedError
+
+    def _table_reading(self, table: NumericDrift) -> Reading:
+        """The reading `check()` gives on a PSI table of the window."""
+        raise NotImplementedError
 
     def reset(self) -> None:
         self._clear()  # the baseline stays frozen
@@ -217,6 +252,29 @@ class PredictionDriftDetector(DriftDetector):
         if self._numeric is not None:
             self._numeric.clear()
 
+    def _reads_tables(self) -> bool:
+        return (
+            self.method == "psi"
+            and self.on == "prediction"
+            and self._numeric is not None
+            and self._window_full()
+        )
+
+    def _take_tables(
+        self, champions: Sequence[InferenceEvent], counts: Sequence[int]
+    ) -> list[NumericDrift]:
+        assert self._numeric is not None
+        values = [e.prediction for e in champions]
+        self._window.extend(values)
+        return self._numeric.psi_reads([{self.on: v} for v in values], counts)
+
+    def _table_reading(self, table: NumericDrift) -> Reading:
+        """`_read(table.drifts())`, its evidence worked out only if someone reads it."""
+        metric = f"{self.on}_{table.method}"
+        value, count = float(table.statistic[0]), len(table.data)
+        evidence = Evidence(lambda: self._read(table.drifts()).evidence)
+        return Reading(metric, value, self.threshold, "above", count, evidence)
+
     def _compare(self, profiles: Mapping[str, Profile]) -> dict[str, ColumnDrift]:
         profile = profiles.get(self.on)
         if not isinstance(profile, NumericProfile):  # categorical answers: counted as text
@@ -293,6 +351,27 @@ class FeatureDriftDetector(DriftDetector):
         if self._numeric is not None:
             self._numeric.clear()
 
+    def _reads_tables(self) -> bool:
+        numeric, profiles = self._numeric, self._profiles
+        return (
+            self.method == "psi"
+            and numeric is not None
+            and profiles is not None
+            and len(numeric.columns) == len(profiles)  # no categorical column beside
+            and self._window_full()
+        )
+
+    def _take_tables(
+        self, champions: Sequence[InferenceEvent], counts: Sequence[int]
+    ) -> list[NumericDrift]:
+        assert self._numeric is not None
+        features = [e.features for e in champions]
+        self._window.extend(features)
+        return self._numeric.psi_reads(features, counts)
+
+    def _table_reading(self, table: NumericDrift) -> Reading:
+        return self._reading_of(table, {})
+
     def _compute(self) -> Reading | None:
         """The largest statistic now; the evidence (a ranking of every feature) is built
         from this check's arrays only if someone reads it."""
@@ -305,12 +384,16 @@ class FeatureDriftDetector(DriftDetector):
             numeric = {c: p for c, p in profiles.items() if isinstance(p, NumericProfile)}
             self._numeric = NumericColumns(self.window, numeric)
             self._numeric.extend(list(self._window))
-        table = self._numeric.table(self.method)
         others = {
             column: profile.compare(self._window_column(column), self.method)
             for column, profile in profiles.items()
             if not isinstance(profile, NumericProfile)
         }
+        return self._reading_of(self._numeric.table(self.method), others)
+
+    def _reading_of(self, table: NumericDrift, others: Mapping[str, ColumnDrift]) -> Reading:
+        """The largest statistic of the numeric table and the other columns; the ranking
+        of every feature is built only if someone reads the evidence."""
         statistics = [d.statistic for d in others.values()]
         if table.statistic.size:
             statistics.append(float(table.statistic.max()))

@@ -243,17 +243,31 @@ class DetectionEngine:
         return signals
 
     def _observe_run(self, run: Sequence[InferenceEvent]) -> list[Signal]:
-        """Events of one (model, version), fed in chunks that end at a check."""
+        """Events of one (model, version): once the reference has frozen, each unit takes
+        the whole run at once; before, the run goes in chunks that end at a check."""
         first = run[0]
         watch = self._watch(first.model, first.version)
-        reference = self.references[first.model]
+        if self.references[first.model].frozen:
+            signals = self._observe_units(first.model, first.version, watch, run)
+        else:
+            signals = self._observe_chunks(first.model, first.version, watch, run)
+        if copies := [e for e in run if e.route is Route.SHADOW]:
+            self._offer_shadow(first.model, first.version, copies)
+        return signals
+
+    def _observe_chunks(
+        self, model: str, version: str, watch: _Watch, run: Sequence[InferenceEvent]
+    ) -> list[Signal]:
+        """Every unit takes a chunk, then the due ones are read: the reference fills in
+        event order, before the detectors see each event, and drift reads it at checks."""
+        reference = self.references[model]
         units = tuple(watch.units.values())
         signals: list[Signal] = []
         pos = 0
         while pos < len(run):
             chunk = run[pos : pos + self.check_every - watch.seen % self.check_every]
             pos += len(chunk)
-            if not reference.frozen:  # filled in event order, before detectors see them
+            if not reference.frozen:
                 for event in chunk:
                     if event.route is Route.CHAMPION and event.error is None:
                         reference.add(event.features, event.prediction)
@@ -261,10 +275,51 @@ class DetectionEngine:
                 unit.observe(chunk)
             watch.seen += len(chunk)
             if watch.seen % self.check_every == 0:
-                signals += self._check(first.model, first.version, watch, chunk[-1])
-        if copies := [e for e in run if e.route is Route.SHADOW]:
-            self._offer_shadow(first.model, first.version, copies)
+                signals += self._check(model, version, watch, chunk[-1])
         return signals
+
+    def _observe_units(
+        self, model: str, version: str, watch: _Watch, run: Sequence[InferenceEvent]
+    ) -> list[Signal]:
+        """Unit by unit: each takes the run and is read at each of its due counts. Units
+        share no state once the reference is frozen, so the signals are those of the chunk
+        path, put back in its order (by event, then by unit)."""
+        found: list[tuple[int, int, Signal]] = []
+        for order, (name, unit) in enumerate(watch.units.items()):
+            every = unit.every
+            stops = range(every - watch.seen % every, len(run) + 1, every)
+            family = unit.all.detector.family
+            for stop, track, reading in self._unit_reads(unit, run, stops):
+                signal = Signal(
+                    model, version, name, family, reading, run[stop - 1].timestamp,
+                    segment=track.segment,
+                )  # fmt: skip
+                found.append((stop, order, signal))
+        watch.seen += len(run)
+        found.sort(key=lambda f: (f[0], f[1]))  # stable: a unit's segments keep their order
+        return [signal for _, _, signal in found]
+
+    def _unit_reads(
+        self, unit: _Unit, run: Sequence[InferenceEvent], stops: Sequence[int]
+    ) -> list[tuple[int, _Track, Reading]]:
+        """The signals of one unit over a run, each with the count of events it came at."""
+        out: list[tuple[int, _Track, Reading]] = []
+        if unit.spec.segment_by:  # segment tracks are judged with all traffic: chunk by chunk
+            start = 0
+            for stop in stops:
+                unit.observe(run[start:stop])
+                start = stop
+                out += [(stop, t, r) for t, r in self._judge(unit, run[stop - 1].timestamp)]
+            if start < len(run):
+                unit.observe(run[start:])
+            return out
+        track, spec = unit.all, unit.spec
+        readings = track.detector.observe_reads(run, stops)
+        for stop, reading in zip(stops, readings, strict=True):
+            if track.judge(reading, spec, self.rearm_checks):
+                at = run[stop - 1].timestamp
+                out += [(stop, t, r) for t, r in track.fire(reading, at, spec)]
+        return out
 
     def observe_label(self, label: LabelEvent) -> list[Signal]:
         """Labels carry no version: offer them to every watched version of the model, and

@@ -41,6 +41,12 @@ class ErrorRateDetector(WindowedDetector[str | bool]):
         # False marks a success; an error keeps its (truncated) message for the evidence.
         return False if event.error is None else event.error[:_MAX_MESSAGE]
 
+    def _take_all(self, events: Sequence[InferenceEvent]) -> list[str | bool | None]:
+        return [
+            None if e.route in _NOT_SERVED else False if e.error is None else e.error[:_MAX_MESSAGE]
+            for e in events
+        ]
+
     def _read(self, values: Sequence[str | bool]) -> Reading:
         errors = [v for v in values if v is not False]
         rate = len(errors) / len(values)

@@ -80,18 +80,31 @@ class LateLabelDetector(Detector, Generic[P, Out]):
 
     def observe_batch(self, events: Sequence[InferenceEvent]) -> None:
         # `observe` inlined: the pending map is the only state, updated in event order.
-        pending, limit, keep = self._pending, self.pending_limit, self._keep
-        for event in events:
-            if event.route is not Route.CHAMPION or event.prediction is None:
-                continue
-            kept = keep(event)
-            if kept is None:
-                continue
-            pending[event.request_id] = kept
-            pending.move_to_end(event.request_id)
-            if len(pending) > limit:
+        keep = self._keep
+        kept = [
+            (event.request_id, value)
+            for event in events
+            if event.route is Route.CHAMPION
+            and event.prediction is not None
+            and (value := keep(event)) is not None
+        ]
+        pending, limit = self._pending, self.pending_limit
+        ids = [request_id for request_id, _ in kept]
+        if len(set(ids)) == len(ids) and pending.keys().isdisjoint(ids):
+            # All new ids (the usual case): appending them all, then dropping the oldest
+            # past the limit, drops the same ids as doing it after each one.
+            pending.update(kept)
+            excess = len(pending) - limit
+            for _ in range(excess):
                 pending.popitem(last=False)
-                self._dropped += 1
+            self._dropped += max(excess, 0)
+        else:  # a retried id moves to the end, and may come back after being dropped
+            for request_id, value in kept:
+                pending[request_id] = value
+                pending.move_to_end(request_id)
+                if len(pending) > limit:
+                    pending.popitem(last=False)
+                    self._dropped += 1
         self._changes += 1
 
     def observe_label(self, label: LabelEvent) -> None:

@@ -73,9 +73,26 @@ class QuantileSketch:
 
     def add_many(self, values: Iterable[float]) -> None:
         """The same state as `add` on each value in turn (same arithmetic, no numpy, so a
-        value on a bucket edge lands in the same bucket either way)."""
+        value on a bucket edge lands in the same bucket either way), with the fields held
+        in locals through the loop."""
+        buckets, log_gamma, limit = self.buckets, self._log_gamma, self.max_buckets
+        count, total, low, high, zeros = self.count, self.total, self.min, self.max, self.zeros
+        log, ceil = math.log, math.ceil
         for value in values:
-            self.add(value)
+            count += 1
+            total += value
+            if value < low:
+                low = value
+            if value > high:
+                high = value
+            if value <= MIN_VALUE:
+                zeros += 1
+                continue
+            key = ceil(log(value) / log_gamma)
+            buckets[key] = buckets.get(key, 0) + 1
+            if len(buckets) > limit:
+                self._collapse()
+        self.count, self.total, self.min, self.max, self.zeros = count, total, low, high, zeros
 
     def _collapse(self) -> None:
         """Merge the two lowest buckets: the fast tail loses accuracy, the slow tail keeps it."""
@@ -174,8 +191,17 @@ class WindowedSketch:
         self._sketches.append(self._make())
 
     def add_many(self, values: Iterable[float]) -> None:
-        for value in values:
-            self.add(value)
+        """`add` on each value in turn, a slice's worth at a time."""
+        values = values if isinstance(values, list) else list(values)
+        pos = 0
+        while pos < len(values):
+            current = self._sketches[-1]
+            if current.count >= self.slice_size:
+                self._rotate(current)
+                current = self._sketches[-1]
+            room = self.slice_size - current.count
+            current.add_many(values[pos : pos + room])
+            pos += room
 
     @property
     def count(self) -> int:

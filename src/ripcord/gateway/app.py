@@ -28,7 +28,8 @@ The app is a bare ASGI callable rather than a Starlette app: two fixed routes do
 a router, and Starlette's middleware stack, request and response objects cost about a
 tenth of the gateway's CPU per request (see benchmarks/README.md, Gateway). Every answer
 is built whole before the first byte is sent, so a failure while building it is a clean
-500; the shadow's copy is started only after the answer is sent.
+500; the request's inference record and the shadow's copy are handed over only after the
+answer is sent.
 """
 
 from __future__ import annotations
@@ -198,18 +199,26 @@ class Gateway:
 
     # -- requests -------------------------------------------------------------------------
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        result: Result | None = None  # a served request, recorded even if its answer fails
         try:
             response = await self._route(scope, receive)
+            result = response.result
             headers, content = response.encode()
         except Exception:  # a bug, not the caller's fault: say so, keep serving
             log.exception("gateway request failed", extra={"path": scope.get("path")})
             response = Response(500, {"error": "internal error"})
             headers, content = response.encode()
-        await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await send({"type": "http.response.body", "body": content})
-        result = response.result
-        if result is not None and result.shadow is not None and self.proxy is not None:
-            await self.proxy.mirror(result)  # after the answer: never delays or changes it
+        try:
+            await send(
+                {"type": "http.response.start", "status": response.status, "headers": headers}
+            )
+            await send({"type": "http.response.body", "body": content})
+        finally:  # after the answer, sent or not: the record never delays it
+            proxy = self.proxy
+            if result is not None and proxy is not None:
+                proxy.record(result)
+        if result is not None and result.shadow is not None and proxy is not None:
+            await proxy.mirror(result)  # after the answer: never delays or changes it
 
     async def _route(self, scope: Scope, receive: Receive) -> Response:
         path: str = scope["path"]

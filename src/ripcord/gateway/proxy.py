@@ -9,7 +9,9 @@ without an answer (the HTTP layer says why); it never counts toward the breaker.
 
 Everything here runs on the event loop and only reads the routing table in memory (and
 counts the breaker's consecutive failures); events and breaker trips go to the runtime
-thread, so no request waits for a detector or a database write.
+thread, so no request waits for a detector or a database write. A breaker trip is handed
+over at once; a request's record (`record`) and its shadow copy (`mirror`) only after its
+answer is sent.
 """
 
 from __future__ import annotations
@@ -90,11 +92,7 @@ class Proxy:
         elif decision.answer is Answer.REPLACEMENT:
             reply = Reply(decision.replacement)
         latency_ms = (time.perf_counter() - start) * 1000.0
-        result = Result(
-            request_id, model, decision, reply, error, latency_ms, features, state.shadow
-        )
-        self._record(result)
-        return result
+        return Result(request_id, model, decision, reply, error, latency_ms, features, state.shadow)
 
     async def _champion(
         self, model: str, decision: Decision, features: Mapping[str, Any]
@@ -136,7 +134,10 @@ class Proxy:
             return Reply(error=f"fallback model {other!r} has no serving upstream")
         return await self._call(other_spec, serving, features)
 
-    def _record(self, result: Result) -> None:
+    def record(self, result: Result) -> None:
+        """Hand the request's inference record to the runtime. The HTTP layer calls it once
+        the answer is sent (`serve` does not), so the record's few microseconds never
+        delay an answer."""
         reply, decision = result.reply, result.decision
         error = result.error
         if error is None and reply is not None and reply.error is not None:
