@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ripcord.events import (
@@ -18,7 +18,7 @@ from ripcord.events import (
     Route,
 )
 from ripcord.store.db import Database
-from ripcord.store.events import event_row, insert_rows
+from ripcord.store.events import EVENTS, event_row, insert_rows
 from ripcord.store.tables import EventRow
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -76,6 +76,35 @@ def test_json_columns_write_what_json_dumps_wrote(db: Database) -> None:
         text = session.connection().exec_driver_sql("SELECT payload FROM events").scalar_one()
     assert math.isnan(back.pop("nan")) and back == {k: v for k, v in payload.items() if k != "nan"}
     assert json.loads(text).keys() == json.loads(json.dumps(payload)).keys()
+
+
+def test_sqlite_rows_are_stored_as_core_inserts_store_them(db: Database) -> None:
+    """On SQLite the rows skip Core's parameter processing; what lands is the same text."""
+    east = timezone(timedelta(hours=5, minutes=30))
+    events: list[Event] = [
+        InferenceEvent(
+            model="m",
+            version="v1",
+            request_id="r1",
+            timestamp=datetime(2026, 1, 1, 3, 4, 5, 123456, tzinfo=east),
+            features={"x": 0.1, "n": 3, "s": "é", "b": True, "none": None, "nan": math.nan},
+            prediction="yes",
+            latency_ms=4.5,
+            segment={"region": "eu"},
+            route=Route.SHADOW,
+        ),
+        FeedbackEvent(model="m", timestamp=datetime(1, 1, 1, tzinfo=UTC), score=-1.0),
+        ChangeEvent(model="m", timestamp=T0, change=ChangeKind.CONFIG, description="a\nb"),
+    ]
+    rows = [event_row(e) for e in events]
+    with db.session() as session:
+        session.connection().execute(insert(EVENTS), rows)  # Core, as before
+        insert_rows(session, rows)
+    with db.session() as session:
+        query = "SELECT kind, model, version, request_id, route, at, payload FROM events"
+        stored = list(session.connection().exec_driver_sql(f"{query} ORDER BY id"))
+    assert stored[:3] == stored[3:]
+    assert stored[0][5] == "2025-12-31 21:34:05.123456"
 
 
 def test_the_same_rows_round_trip_on_postgresql(pg_url: str) -> None:

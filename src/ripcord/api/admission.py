@@ -28,7 +28,7 @@ from contextlib import contextmanager
 
 from ripcord.errors import RipcordError
 
-#: about a second of work at the embedded store's rate (benchmarks/ingest.py)
+#: under a second of work at the embedded store's rate (benchmarks/ingest.py)
 DEFAULT_MAX_QUEUED_EVENTS = 10_000
 MAX_RETRY_AFTER_S = 30
 #: weight of the newest batch in the drain-rate average

@@ -18,145 +18,15 @@ change-point detector at every check. `check_every` on a detector entry override
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any
 
-from ripcord.detect.base import Detector, DetectorRegistry, Reading, Reference, Signal
+from ripcord.detect.base import DetectorRegistry, Reading, Reference, Signal
+from ripcord.detect.units import Track, Unit, Watch
 from ripcord.events import FeedbackEvent, InferenceEvent, LabelEvent, Route
-from ripcord.sop.schema import DetectorSpec, Sop
-
-
-def _reads_labels(detector: Detector) -> bool:
-    return type(detector).observe_label is not Detector.observe_label
-
-
-def _reads_feedback(detector: Detector) -> bool:
-    return type(detector).observe_feedback is not Detector.observe_feedback
-
-
-@dataclass
-class _Track:
-    """One detector instance, on all traffic (`segment` None) or on one segment, and its
-    edge-trigger state: whether it is breached, clean checks in a row, the last `n` check
-    outcomes (persistence) and when it last signalled (cooldown)."""
-
-    detector: Detector
-    segment: dict[str, str] | None
-    history: deque[bool]
-    breached: bool = False
-    clean: int = 0
-    last_signal: datetime | None = None
-
-    def judge(self, reading: Reading | None, spec: DetectorSpec, rearm_checks: int) -> bool:
-        """Record one check; True when the track has just become breached."""
-        if reading is None:
-            return False
-        self.history.append(reading.breached)
-        if sum(self.history) < spec.persistence.k:
-            self.clean += 1
-            if self.clean >= rearm_checks:
-                self.breached = False
-            return False
-        self.clean = 0
-        if self.breached:
-            return False
-        self.breached = True
-        return True
-
-    def fire(
-        self,
-        reading: Reading | None,
-        at: datetime,
-        spec: DetectorSpec,
-        scope: dict[str, Any] | None = None,
-    ) -> list[tuple[_Track, Reading]]:
-        """Signal this reading, unless it is still within `cooldown_s` of the last signal."""
-        last = self.last_signal
-        if reading is None or (last is not None and (at - last).total_seconds() < spec.cooldown_s):
-            return []
-        self.last_signal = at
-        if scope:
-            reading = replace(reading, evidence={**reading.evidence, **scope})
-        return [(self, reading)]
-
-
-@dataclass
-class _Unit:
-    """A detector entry of the SOP: its all-traffic track and, with `segment_by`, one track
-    per segment value (at most `max_segments`)."""
-
-    spec: DetectorSpec
-    build: Callable[[], Detector]
-    all: _Track = field(init=False)
-    segments: dict[tuple[str, ...], _Track] = field(default_factory=dict)
-    overflow: int = 0  # events of segments past `max_segments`, not watched on their own
-
-    every: int = 1  # events between two readings: a multiple of the engine's cadence
-
-    def __post_init__(self) -> None:
-        self.all = self.new_track(None)
-
-    def new_track(self, segment: dict[str, str] | None) -> _Track:
-        return _Track(self.build(), segment, deque(maxlen=self.spec.persistence.n))
-
-    def tracks(self) -> Iterator[_Track]:
-        yield self.all
-        yield from self.segments.values()
-
-    def segment_of(self, event: InferenceEvent) -> _Track | None:
-        keys = self.spec.segment_by
-        try:
-            values = tuple(event.segment[k] for k in keys)
-        except KeyError:
-            return None  # the event does not carry the attribute: all traffic only
-        track = self.segments.get(values)
-        if track is None:
-            if len(self.segments) >= self.spec.max_segments:
-                self.overflow += 1
-                return None
-            track = self.segments[values] = self.new_track(dict(zip(keys, values, strict=True)))
-        return track
-
-    def observe(self, events: Sequence[InferenceEvent]) -> None:
-        self.all.detector.observe_batch(events)
-        if not self.spec.segment_by:
-            return
-        groups: dict[int, tuple[_Track, list[InferenceEvent]]] = {}
-        for event in events:
-            if (track := self.segment_of(event)) is not None:
-                groups.setdefault(id(track), (track, []))[1].append(event)
-        for track, group in groups.values():
-            track.detector.observe_batch(group)
-
-
-@dataclass
-class _Watch:
-    units: dict[str, _Unit]
-    seen: int = 0
-    labels: int = 0
-    label_readers: dict[str, _Unit] = field(init=False)
-    feedback: int = 0  # feedback events offered, counted like `labels`
-    feedback_readers: dict[str, _Unit] = field(init=False)
-    shadow_readers: dict[str, _Unit] = field(init=False)
-    #: the per-event path's calls, looked up once: every all-traffic detector's `observe`,
-    #: and the units that also feed a detector per segment
-    observers: tuple[Callable[[InferenceEvent], None], ...] = field(init=False)
-    segmented: tuple[_Unit, ...] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.observers = tuple(u.all.detector.observe for u in self.units.values())
-        self.segmented = tuple(u for u in self.units.values() if u.spec.segment_by)
-        self.shadow_readers = {
-            k: u for k, u in self.units.items() if u.all.detector.traffic == "shadow"
-        }
-        self.label_readers = {k: u for k, u in self.units.items() if _reads_labels(u.all.detector)}
-        self.feedback_readers = {
-            k: u for k, u in self.units.items() if _reads_feedback(u.all.detector)
-        }
+from ripcord.sop.schema import Sop
 
 
 class DetectionEngine:
@@ -172,22 +42,22 @@ class DetectionEngine:
         self.registry = registry
         self.check_every = check_every
         self.references = {name: Reference(m.reference_size) for name, m in sop.models.items()}
-        self._watches: dict[tuple[str, str], _Watch] = {}
+        self._watches: dict[tuple[str, str], Watch] = {}
 
-    def _watch(self, model: str, version: str) -> _Watch:
+    def _watch(self, model: str, version: str) -> Watch:
         key = (model, version)
         if key not in self._watches:
             spec = self.sop.models[model]
             ref = self.references[model]
             units = {
-                d.key: _Unit(d, partial(self.registry.build, d, spec, ref)) for d in spec.detectors
+                d.key: Unit(d, partial(self.registry.build, d, spec, ref)) for d in spec.detectors
             }
             for unit in units.values():
                 unit.every = self._cadence(unit)
-            self._watches[key] = _Watch(units)
+            self._watches[key] = Watch(units)
         return self._watches[key]
 
-    def _cadence(self, unit: _Unit) -> int:
+    def _cadence(self, unit: Unit) -> int:
         """How often a unit is read, rounded up to a multiple of the engine's cadence (so
         that batches still end their chunks exactly at the reads)."""
         spec, step = unit.spec, self.check_every
@@ -256,7 +126,7 @@ class DetectionEngine:
         return signals
 
     def _observe_chunks(
-        self, model: str, version: str, watch: _Watch, run: Sequence[InferenceEvent]
+        self, model: str, version: str, watch: Watch, run: Sequence[InferenceEvent]
     ) -> list[Signal]:
         """Every unit takes a chunk, then the due ones are read: the reference fills in
         event order, before the detectors see each event, and drift reads it at checks."""
@@ -279,7 +149,7 @@ class DetectionEngine:
         return signals
 
     def _observe_units(
-        self, model: str, version: str, watch: _Watch, run: Sequence[InferenceEvent]
+        self, model: str, version: str, watch: Watch, run: Sequence[InferenceEvent]
     ) -> list[Signal]:
         """Unit by unit: each takes the run and is read at each of its due counts. Units
         share no state once the reference is frozen, so the signals are those of the chunk
@@ -300,10 +170,10 @@ class DetectionEngine:
         return [signal for _, _, signal in found]
 
     def _unit_reads(
-        self, unit: _Unit, run: Sequence[InferenceEvent], stops: Sequence[int]
-    ) -> list[tuple[int, _Track, Reading]]:
+        self, unit: Unit, run: Sequence[InferenceEvent], stops: Sequence[int]
+    ) -> list[tuple[int, Track, Reading]]:
         """The signals of one unit over a run, each with the count of events it came at."""
-        out: list[tuple[int, _Track, Reading]] = []
+        out: list[tuple[int, Track, Reading]] = []
         if unit.spec.segment_by:  # segment tracks are judged with all traffic: chunk by chunk
             start = 0
             for stop in stops:
@@ -356,9 +226,9 @@ class DetectionEngine:
         self,
         model: str,
         version: str,
-        watch: _Watch,
+        watch: Watch,
         event: InferenceEvent | LabelEvent | FeedbackEvent,
-        units: dict[str, _Unit] | None = None,
+        units: dict[str, Unit] | None = None,
     ) -> list[Signal]:
         signals = []
         if units is None:  # an inference event's check: the units due at this count
@@ -378,7 +248,7 @@ class DetectionEngine:
                 )
         return signals
 
-    def _judge(self, unit: _Unit, at: datetime) -> list[tuple[_Track, Reading]]:
+    def _judge(self, unit: Unit, at: datetime) -> list[tuple[Track, Reading]]:
         """Check every track of a unit; the tracks that signal now, with their readings.
 
         All traffic signals when it breaches, and its evidence says which segments are
