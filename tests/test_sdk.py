@@ -220,3 +220,28 @@ def test_batch_settings_are_checked(rc: Ripcord, field: str, value: float) -> No
 
     with pytest.raises(ValueError, match=f"{field}: {value!r}"):
         Guard(rc, "credit-risk", predict=lambda f: 1, **{field: value})
+
+
+def test_the_runtime_drains_the_batching_guards_it_made(rc: Ripcord) -> None:
+    guard = rc.guard("credit-risk", predict=lambda f: (0, 0.9), batch=100)
+    for i in range(3):
+        guard(GOOD, request_id=f"r{i}")
+    assert [r.request_id for r in stored(rc)] == ["r0", "r1", "r2"]  # `stored` calls flush
+
+
+def test_a_label_joins_its_prediction_still_held_by_a_batching_guard(rc: Ripcord) -> None:
+    guard = rc.guard("credit-risk", predict=lambda f: (0, 0.9), batch=100)
+    guard(GOOD, request_id="held")
+    rc.label("credit-risk", "held", 0)  # the guard's buffer is stored and detected first
+    assert [(r.kind, r.request_id) for r in stored(rc)] == [
+        ("inference", "held"),
+        ("label", "held"),
+    ]
+
+
+def test_closing_the_runtime_stores_what_a_batching_guard_held(rc: Ripcord) -> None:
+    guard = rc.guard("credit-risk", predict=lambda f: (0, 0.9), batch=100)
+    guard(GOOD, request_id="last")
+    rc.close()
+    with rc.db.session() as session:
+        assert [r.request_id for r in session.scalars(select(EventRow))] == ["last"]

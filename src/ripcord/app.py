@@ -12,6 +12,7 @@ logged and ignored: metrics must never stop the response.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ from ripcord.clock import Clock, SystemClock
 from ripcord.detect import default_registry
 from ripcord.detect.base import DetectorRegistry, Signal
 from ripcord.detect.engine import DetectionEngine
-from ripcord.errors import EventError, NotFoundError, Problem, TransitionError
+from ripcord.errors import NotFoundError
 from ripcord.events import (
     ChangeEvent,
     ChangeKind,
@@ -31,17 +32,16 @@ from ripcord.events import (
     FeedbackEvent,
     InferenceEvent,
     LabelEvent,
-    parse_event,
+    parse_events,
 )
-from ripcord.incidents import lifecycle, service
-from ripcord.incidents.lifecycle import Status
 from ripcord.notify import Delivery, Notifier, build_channels, deadletter
-from ripcord.notify.base import Channel, MessageKind
+from ripcord.notify.base import Channel
 from ripcord.notify.messages import MessageTemplates
 from ripcord.registry import build_registry
 from ripcord.registry.artifacts import ArtifactStore
 from ripcord.respond import canary
 from ripcord.respond.breaker import BreakerState
+from ripcord.respond.decisions import Decisions
 from ripcord.respond.responder import Responder
 from ripcord.respond.rollback import Rollback, Step
 from ripcord.respond.routing import RoutingTable
@@ -56,7 +56,6 @@ from ripcord.store.events import event_row, insert_rows
 from ripcord.store.tables import Action, Deployment
 
 log = logging.getLogger(__name__)
-SOP_MODEL = "is not a model in the SOP file"
 #: seconds of clock time between two sweeps for overdue escalations and canary verdicts
 HOUSEKEEPING_S = 1.0
 
@@ -102,6 +101,8 @@ class Ripcord:
         with db.session() as session:
             self.routes.load(session)
         self.responder = Responder(self)
+        self.decisions = Decisions(db, self.rollback, self.runner, self.responder)
+        self._guards: weakref.WeakSet[Guard] = weakref.WeakSet()  # drained by `flush`
         self.responder.resume()
 
     @classmethod
@@ -189,8 +190,16 @@ class Ripcord:
     def ingest(self, event: Event) -> list[Signal]:
         """Store an event and run detection on it; signals are handled before returning."""
         self.model(event.model)
+        self._drain_guards_before((event,))
         self._pending.append(event_row(event))
         return self._detect(event)
+
+    def _drain_guards_before(self, events: Sequence[Event]) -> None:
+        """Labels and feedback join their prediction by request id: what batching guards
+        still hold is detected and stored first."""
+        if self._guards and any(isinstance(e, LabelEvent | FeedbackEvent) for e in events):
+            for guard in list(self._guards):
+                guard.flush()
 
     def _detect(self, event: Event) -> list[Signal]:
         """Detection on one event (already stored or buffered); signals handled at once."""
@@ -208,7 +217,7 @@ class Ripcord:
     def _handle(self, signals: list[Signal]) -> list[Signal]:
         """Signals are handled at once: stored events first, then triage and containment."""
         if signals or len(self._pending) >= self.flush_every:
-            self.flush()
+            self._store_pending()
             self._housekeeping(force=bool(signals))
         for signal in signals:
             self.observe(self.on_signal, signal)
@@ -264,7 +273,8 @@ class Ripcord:
         disk, as with `ingest`."""
         for event in events:
             self.model(event.model)
-        self.flush()
+        self._drain_guards_before(events)
+        self._store_pending()
         with self.db.session() as session:
             insert_rows(session, [event_row(e) for e in events])
         self._housekeeping()
@@ -306,24 +316,16 @@ class Ripcord:
     def parse_batch(self, items: Sequence[Mapping[str, Any]]) -> list[Event]:
         """Validate raw events whole: EventError naming every bad item and field, and every
         model the SOP file does not know. Reads only the SOP: safe beside ingestion."""
-        events: list[Event] = []
-        problems: list[Problem] = []
-        for i, item in enumerate(items):
-            try:
-                event = parse_event(item, where=f"events[{i}]")
-            except EventError as exc:
-                problems.extend(exc.problems)
-                event = None
-            model = item.get("model") if isinstance(item, Mapping) else None
-            if isinstance(model, str) and model and model not in self.sop.models:
-                problems.append(Problem(f"events[{i}].model", model, SOP_MODEL))
-            if event is not None:
-                events.append(event)
-        if problems:
-            raise EventError("event batch", problems)
-        return events
+        return parse_events(items, self.sop.models)
 
     def flush(self) -> None:
+        """Store everything still held: the calls batching guards keep (detected on the
+        way, see `Guard`), then the rows of events ingested one by one."""
+        for guard in list(self._guards):
+            guard.flush()
+        self._store_pending()
+
+    def _store_pending(self) -> None:
         if not self._pending:
             return
         rows, self._pending = self._pending, []
@@ -342,57 +344,18 @@ class Ripcord:
                 breaker=BreakerState.OPEN,
             )
 
-    # -- actions --------------------------------------------------------------------------
+    # -- a person's decisions on a rollback (respond/decisions.py) -----------------------
     def approve(self, action_id: int, *, actor: str) -> Step:
-        with self.db.session() as session:
-            action = session.get(Action, action_id)
-            if action is None:
-                raise NotFoundError("action", action_id)
-            self.rollback.approve(session, action, actor=actor)
-        step = self.runner.run(action_id)  # the approval is stored even if promotion dies
-        self.responder.after_step(action_id, step)
-        return step
+        return self.decisions.approve(action_id, actor=actor)
 
     def reject(self, action_id: int, *, actor: str, reason: str) -> Step:
-        """Refuse a rollback held for approval; the traffic stays where containment put it
-        and the owning team is told, so a human takes it from there."""
-        with self.db.session() as session:
-            action = session.get(Action, action_id)
-            if action is None:
-                raise NotFoundError("action", action_id)
-            self.rollback.reject(session, action, actor=actor, reason=reason)
-            incident = service.get(session, action.incident_id)
-        text = f"rollback to {action.data['target']} rejected by {actor}: {reason}"
-        self.responder.page(incident, MessageKind.UPDATE, text)
-        return Step.REJECTED
+        return self.decisions.reject(action_id, actor=actor, reason=reason)
 
     def propose_rollback(self, incident_id: int, *, actor: str) -> Action:
-        """A human proposes a rollback (held for another person's approval); an incident
-        whose rollback is already under way gets that one back."""
-        with self.db.session() as session:
-            incident = service.get(session, incident_id)
-            existing = self.rollback.find(session, incident_id)
-            if existing is not None and Step(existing.status).final:
-                raise TransitionError(
-                    f"incident {incident_id}: rollback action {existing.id} already ended "
-                    f"({existing.status})"
-                )
-            if existing is None and Status(incident.status) not in lifecycle.ACTIVE:
-                raise TransitionError(
-                    f"incident {incident_id}: status {incident.status} is not active"
-                )
-            action_id = self.rollback.start(session, incident, actor=actor, approval=True).id
-        step = self.runner.run(action_id)
-        self.responder.after_step(action_id, step)
-        with self.db.session() as session:
-            action = session.get(Action, action_id)
-            assert action is not None
-            return action
+        return self.decisions.propose(incident_id, actor=actor)
 
     def pending_approvals(self) -> list[Action]:
-        with self.db.session() as session:
-            query = select(Action).where(Action.status == Step.AWAITING_APPROVAL.value)
-            return list(session.scalars(query))
+        return self.decisions.pending()
 
     def deployed_at(self, model: str, version: str) -> datetime | None:
         with self.db.session() as session:
@@ -411,9 +374,19 @@ class Ripcord:
         predict: Callable[..., Any] | None = None,
         fallback: Callable[..., Any] | None = None,
         version: str | None = None,
+        batch: int = 1,
+        batch_s: float = 0.05,
     ) -> Guard:
+        """A guard for `model` (see `Guard`); one that batches its records (`batch` over 1)
+        is drained by `flush`, `close` and the ingestion of labels and feedback."""
         self.model(model)
-        return Guard(self, model, predict=predict, fallback=fallback, version=version)
+        guard = Guard(
+            self, model, predict=predict, fallback=fallback, version=version,
+            batch=batch, batch_s=batch_s,
+        )  # fmt: skip
+        if batch > 1:
+            self._guards.add(guard)
+        return guard
 
     @staticmethod
     def observe(observers: Sequence[Callable[[Any], None]], item: object) -> None:

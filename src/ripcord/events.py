@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import itertools
 import secrets
-from collections.abc import Mapping
+from collections.abc import Container, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -15,6 +15,7 @@ from ripcord.errors import EventError, Problem, problems_from
 
 FeatureValue = float | int | str | bool | None
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+UNKNOWN_MODEL = "is not a model in the SOP file"
 
 
 def _utc_representable(value: datetime) -> datetime:
@@ -126,8 +127,11 @@ def parse_event(data: Mapping[str, Any], where: str = "event") -> Event:
         raise EventError(where, problems_from(exc.errors(), prefix=where)) from None
 
 
-def parse_events(items: list[Mapping[str, Any]]) -> list[Event]:
-    """Validate a batch whole: every bad item is reported, none is returned half-checked."""
+def parse_events(
+    items: Sequence[Mapping[str, Any]], models: Container[str] | None = None
+) -> list[Event]:
+    """Validate a batch whole: every bad item is reported (and, with `models`, every model
+    not among them), none is returned half-checked."""
     events: list[Event] = []
     problems = []
     for i, item in enumerate(items):
@@ -135,6 +139,9 @@ def parse_events(items: list[Mapping[str, Any]]) -> list[Event]:
             events.append(parse_event(item, where=f"events[{i}]"))
         except EventError as exc:
             problems.extend(exc.problems)
+        model = item.get("model") if isinstance(item, Mapping) else None
+        if models is not None and isinstance(model, str) and model and model not in models:
+            problems.append(Problem(f"events[{i}].model", model, UNKNOWN_MODEL))
     if problems:
         raise EventError("event batch", problems)
     return events

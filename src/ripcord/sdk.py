@@ -109,9 +109,9 @@ class Guard:
     drained by the call that filled it, so the caller pays for the batch (backpressure),
     and a signal is raised at most `batch` calls or `batch_s` seconds late — containment
     still follows the signal at once. A breaker tripped by model errors opens on the call
-    that saw the last error, as with `batch` 1. What is buffered is not visible to
-    `Ripcord.flush`, `close` or `ingest`: flush the guard before sending a label for a
-    request that may still be in its buffer, and before closing the runtime.
+    that saw the last error, as with `batch` 1. A guard made by `Ripcord.guard` is drained
+    by the runtime's `flush` and `close`, and before it ingests labels or feedback (they
+    join their prediction by request id); one built directly is the caller's to flush.
     """
 
     def __init__(
@@ -310,8 +310,7 @@ class Guard:
         return self.app.ingest_stored(events)
 
     def close(self) -> None:
-        """Flush what is kept. `Ripcord.close` does not know its guards: close a guard with
-        `batch` over 1 (or use it as a context manager) before the runtime."""
+        """Flush what is kept (also done by the runtime's `close` for its own guards)."""
         self.flush()
 
     def __enter__(self) -> Guard:

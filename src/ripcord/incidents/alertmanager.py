@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from ripcord.detect.base import Reading, Signal
 from ripcord.errors import InputError, Problem
+from ripcord.events import UNKNOWN_MODEL
 from ripcord.incidents import lifecycle, service
 from ripcord.incidents.alertmanager_payload import AlertmanagerAlert as Alert
 from ripcord.incidents.alertmanager_payload import AlertmanagerNotification as Notification
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
     from ripcord.app import Ripcord
 
 DETECTOR = "alertmanager"
-SOP_MODEL = "is not a model in the SOP file"
 MAX_VERSION = 100  # the incident's version column
 
 
@@ -107,7 +107,7 @@ def check(rc: Ripcord, notification: Notification) -> list[Problem]:
             message = "is required (or set alertmanager.default_model in the SOP file)"
             problems.append(Problem(where, None, message))
         elif model not in rc.sop.models:
-            problems.append(Problem(where, model, SOP_MODEL))
+            problems.append(Problem(where, model, UNKNOWN_MODEL))
         version = alert.labels.get(spec.version_label)
         if version is not None and len(version) > MAX_VERSION:
             where = f"alerts[{i}].labels.{spec.version_label}"
