@@ -19,9 +19,10 @@ from ripcord.detect.classification import ClassificationQualityDetector
 from ripcord.detect.confidence import ConfidenceDetector
 from ripcord.detect.contract import ContractDetector
 from ripcord.detect.data_quality import DataQualityDetector
-from ripcord.detect.drift import DriftDetector, FeatureDriftDetector, PredictionDriftDetector
+from ripcord.detect.drift import DriftDetector, PredictionDriftDetector
 from ripcord.detect.error_rate import ErrorRateDetector
 from ripcord.detect.fairness import FairnessDetector
+from ripcord.detect.feature_drift import FeatureDriftDetector
 from ripcord.detect.feedback import FeedbackPoisoningDetector, FeedbackSpikeDetector
 from ripcord.detect.latency import LatencyDetector
 from ripcord.detect.llm_quality import (
