@@ -245,3 +245,68 @@ def test_closing_the_runtime_stores_what_a_batching_guard_held(rc: Ripcord) -> N
     rc.close()
     with rc.db.session() as session:
         assert [r.request_id for r in session.scalars(select(EventRow))] == ["last"]
+
+
+#: an LLM support bot's SOP entry: its replies must never promise a discount
+SUPPORT = "support-bot"
+NO_DISCOUNTS = {
+    "name": "no-discount-promises",
+    "on": "output",
+    "pattern": r"(?i)\b(\d+ ?%|percent) (off|discount)",
+    "action": "block",
+}
+
+
+@pytest.fixture
+def support(tmp_path: Any, clock: Any) -> Any:
+    import yaml
+
+    from ripcord.drills import credit
+    from tests.conftest import sop_data
+
+    data = sop_data()
+    data["models"][SUPPORT] = {
+        "owner": "ml-credit",
+        "fallback": {"rule": {"prediction": "A colleague will follow up on pricing."}},
+        "guardrails": [
+            NO_DISCOUNTS,
+            {
+                "name": "no-refunds",
+                "on": "output",
+                "pattern": r"(?i)full refund",
+                "action": "replace",
+                "replacement": "Refunds are handled by our billing team.",
+            },
+        ],
+    }
+    credit.write_golden(tmp_path / "golden" / "credit-risk.csv", n=50)
+    path = tmp_path / "sop.yaml"
+    path.write_text(yaml.safe_dump(data))
+    app = Ripcord.open(path, url=f"sqlite:///{tmp_path / 's.db'}", home=tmp_path, clock=clock)
+    yield app
+    app.close()
+
+
+def test_an_llm_reply_promising_a_discount_never_reaches_the_customer(support: Ripcord) -> None:
+    replies = {
+        "q1": "Your order ships tomorrow.",
+        "q2": "Good news: I can give you 20% off your next order!",
+        "q3": "Sure, you will get a full refund today.",
+    }
+    guard = support.guard(SUPPORT, predict=lambda f: replies[f["message"]], version="llm-1")
+    calm, promise, refund = (guard({"message": q}, request_id=q) for q in replies)
+    assert (calm.route, calm.prediction) == (Route.CHAMPION, replies["q1"])
+    assert (promise.route, promise.prediction) == (
+        Route.GUARDED,
+        "A colleague will follow up on pricing.",  # blocked: the SOP's fallback answers
+    )
+    assert promise.violations == ("guardrail:no-discount-promises: matched '20% off'",)
+    assert (refund.route, refund.prediction) == (
+        Route.GUARDED,
+        "Refunds are handled by our billing team.",  # replaced
+    )
+    rows = {row.request_id: row for row in stored(support)}
+    assert rows["q2"].route == "guarded"
+    assert rows["q2"].payload["prediction"] == "A colleague will follow up on pricing."
+    assert rows["q2"].payload["violations"] == list(promise.violations)
+    assert all("20% off" not in str(row.payload["prediction"]) for row in rows.values())

@@ -65,7 +65,14 @@ def write_sop(path: Path, urls: dict[str, str]) -> Path:
     del credit["golden_set"]  # no rollbacks here
     strict = {k: v for k, v in credit.items() if k != "fallback"}
     strict["guardrails"] = [
-        {"name": "no-ones", "on": "output", "max": 0.5, "action": "replace", "replacement": 0}
+        {"name": "no-ones", "on": "output", "max": 0.5, "action": "replace", "replacement": 0},
+        {
+            "name": "no-discount-promises",
+            "on": "output",
+            "pattern": r"(?i)\b(\d+ ?%|percent) (off|discount)",
+            "action": "replace",
+            "replacement": "A colleague will follow up on pricing.",
+        },
     ]
     data["models"][STRICT] = strict
     data["gateway"] = {

@@ -139,6 +139,24 @@ def test_an_output_guardrail_replaces_the_answer(stack: Stack) -> None:
     assert answer["violations"] == ["guardrail:no-ones: 1 > 0.5"]
 
 
+def test_an_llm_reply_promising_a_discount_is_replaced_before_it_is_served(
+    stack: Stack,
+) -> None:
+    stack.v2.prediction = "Good news: 20% off your next order!"
+    stack.ops.deploy(STRICT, "s2", actor="ci")
+    stack.synced(STRICT)
+    answer = stack.predict(model=STRICT, rid="llm-1").json()
+    assert (answer["route"], answer["answered_by"], answer["prediction"]) == (
+        "guarded",
+        "replacement",
+        "A colleague will follow up on pricing.",
+    )
+    assert answer["violations"] == ["guardrail:no-discount-promises: matched '20% off'"]
+    [event] = poll(lambda: [e for e in stack.events("guarded") if e.request_id == "llm-1"])
+    assert event.payload["prediction"] == "A colleague will follow up on pricing."
+    assert event.payload["violations"] == answer["violations"]
+
+
 def test_a_disabled_feature_reaches_the_model_as_its_stand_in(stack: Stack) -> None:
     controls.disable_features(
         stack.ops, MODEL, {"late_payments": 1.0}, actor="alice", reason="units changed"

@@ -10,6 +10,7 @@ import subprocess
 import threading
 from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy as email_policy
@@ -103,6 +104,13 @@ class _Server(ThreadingHTTPServer):
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
+    with receiving() as rec:
+        yield rec
+
+
+@contextmanager
+def receiving() -> Iterator[Receiver]:
+    """A Receiver serving on loopback for the block (for tests outside this folder)."""
     rec = Receiver()
     server = _Server(rec)
     host, port = server.server_address[:2]

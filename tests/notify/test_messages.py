@@ -47,6 +47,20 @@ def test_page_in_business_terms() -> None:
     )
 
 
+def test_the_stakeholder_update_in_business_terms() -> None:
+    """Requests and users affected, decisions impacted, status, the next update's time."""
+    title, body = render(MessageKind.UPDATE, replace(FACTS, status="recovering"))
+    assert title == "Update SEV-1 credit-risk: recovering (error rate 62% over 200 requests)"
+    assert body == (
+        "12,840 requests from 3,120 users affected since 2026-03-02 14:00 UTC (all traffic).\n"
+        "Decisions impacted: loan approvals.\n"
+        "Decisions now come from the fallback rule (refer every applicant).\n"
+        "\n"
+        "Status: recovering. Owner: alice.\n"
+        "Next update by 2026-03-02 14:19 UTC."
+    )
+
+
 def test_update_and_ack_share_the_update_template() -> None:
     facts = replace(FACTS, status="recovering", segment="region=eu", users_affected=None)
     title, body = render(MessageKind.UPDATE, facts)

@@ -22,6 +22,7 @@ import ripcord
 from ripcord.api import (
     actions,
     alertmanager,
+    deadletters,
     errors,
     incidents,
     ingest,
@@ -42,14 +43,14 @@ GC_THRESHOLD = 10_000
 
 DESCRIPTION = f"""
 Ripcord's service: ingestion, incidents, actions and approvals, the Alertmanager
-receiver, metrics.
+receiver, dead letters (notifications a channel gave up on: list, replay), metrics.
 
 Send an API token as `Authorization: Bearer <token>` (make one with
 `ripcord token create NAME --role ROLE`). Roles, each allowing what the ones before do:
 viewer (reads), responder (ingest; ack, assign, comment, severity, resolve; propose a
-rollback), approver (approve, reject), admin (tokens). The token's name is the actor the
-audit log records. A server started with `--no-auth` takes everyone as an admin named by
-the `{ACTOR_HEADER}` header (or "local").
+rollback; replay dead letters), approver (approve, reject), admin (tokens). The token's
+name is the actor the audit log records. A server started with `--no-auth` takes
+everyone as an admin named by the `{ACTOR_HEADER}` header (or "local").
 
 Errors share one body: `error`, `message` and, for bad input (422), every `problems` item
 with its `path` (e.g. `events[2].latency_ms`), `value` and `message`.
@@ -99,7 +100,7 @@ def create_app(
     state.metrics.attach(rc, state.lock)
     app.state.ripcord = state
     errors.install(app)
-    for module in (ingest, incidents, actions, targets, alertmanager, tokens, metrics):
+    for module in (ingest, incidents, actions, targets, alertmanager, deadletters, tokens, metrics):
         app.include_router(module.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

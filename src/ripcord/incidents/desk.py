@@ -22,9 +22,14 @@ if TYPE_CHECKING:
 
 
 def acknowledge(rc: Ripcord, incident_id: int, *, actor: str) -> Incident:
+    """Take the page; the channels hear of it once (PagerDuty's `acknowledge` on the
+    incident's dedup key stops its own escalation). Acknowledging again sends nothing."""
     with rc.db.session() as session:
         incident = service.get(session, incident_id)
+        first = incident.acknowledged_at is None
         service.acknowledge(session, incident, at=rc.clock.now(), actor=actor)
+    if first:
+        rc.responder.page(incident, MessageKind.ACK, f"acknowledged by {actor}")
     return incident
 
 
@@ -43,11 +48,14 @@ def comment(rc: Ripcord, incident_id: int, message: str, *, actor: str) -> Incid
 
 
 def resolve(rc: Ripcord, incident_id: int, reason: str, *, actor: str) -> Incident:
+    """Resolve by hand and send the resolution notice (PagerDuty's `resolve`), as an
+    automatic resolution does; a refused transition sends nothing."""
     with rc.db.session() as session:
         incident = service.get(session, incident_id)
         service.transition(
             session, incident, Status.RESOLVED, at=rc.clock.now(), actor=actor, reason=reason
         )
+    rc.responder.page(incident, MessageKind.RESOLVED, f"resolved by {actor}: {reason}")
     return incident
 
 

@@ -150,13 +150,8 @@ def replay(
     Raises NotFoundError for an unknown id and InputError for a letter already replayed;
     a failed send is returned (and recorded on the letter), not raised.
     """
-    letter = session.get(DeadLetter, letter_id)
-    if letter is None:
-        raise NotFoundError("dead letter", letter_id)
-    if letter.replayed_at is not None:
-        when = letter.replayed_at.isoformat(timespec="seconds")
-        raise InputError("replay", [Problem("id", letter_id, f"was already replayed at {when}")])
-    return _replay(session, letter, channels, actor, clock or SystemClock())
+    attempts, error = send(pending(session, letter_id), channels)
+    return record(session, letter_id, attempts, error, actor=actor, clock=clock)
 
 
 def replay_all(
@@ -173,31 +168,63 @@ def replay_all(
     return results
 
 
-def _replay(
-    session: Session,
-    letter: DeadLetter,
-    channels: Mapping[str, Channel],
-    actor: str,
-    clock: Clock,
-) -> Replay:
+@dataclass(frozen=True)
+class Pending:
+    """A letter read for a replay: its channel and the stored message. `replay` is
+    `pending`, `send`, `record`; the service calls the three apart so that a channel
+    retrying a slow receiver does not hold the runtime's lock (api/deadletters.py)."""
+
+    letter_id: int
+    channel: str
+    payload: Mapping[str, Any]
+
+
+def pending(session: Session, letter_id: int) -> Pending:
+    """The letter to replay. NotFoundError for an unknown id, InputError once replayed."""
+    letter = session.get(DeadLetter, letter_id)
+    if letter is None:
+        raise NotFoundError("dead letter", letter_id)
+    if letter.replayed_at is not None:
+        when = letter.replayed_at.isoformat(timespec="seconds")
+        raise InputError("replay", [Problem("id", letter_id, f"was already replayed at {when}")])
+    return Pending(letter.id, letter.channel, dict(letter.payload))
+
+
+def send(letter: Pending, channels: Mapping[str, Channel]) -> tuple[int, str | None]:
+    """Send through the letter's channel: the attempts made and the error (None when
+    delivered). Never raises: a buggy channel or a damaged payload is a failure."""
     channel = channels.get(letter.channel)
-    attempts, error = 0, None
     if channel is None:
         known = ", ".join(sorted(channels)) or "none"
-        error = f"unknown channel {letter.channel!r} (known: {known})"
-    else:
-        try:
-            attempts = deliver(channel, notification_from(letter.payload))
-        except DeliveryError as exc:
-            attempts, error = exc.attempts, exc.last_error
-        except Exception as exc:  # a buggy channel: recorded like any failure
-            attempts, error = 1, f"{type(exc).__name__}: {exc}"
-    now = clock.now()
+        return 0, f"unknown channel {letter.channel!r} (known: {known})"
+    try:
+        return deliver(channel, notification_from(letter.payload)), None
+    except DeliveryError as exc:
+        return exc.attempts, exc.last_error
+    except Exception as exc:  # a buggy channel: recorded like any failure
+        return 1, f"{type(exc).__name__}: {exc}"
+
+
+def record(
+    session: Session,
+    letter_id: int,
+    attempts: int,
+    error: str | None,
+    *,
+    actor: str,
+    clock: Clock | None = None,
+) -> Replay:
+    """Write how a replay went on its letter, and audit it. A letter that another replay
+    marked in the meantime keeps its first `replayed_at` (delivery is at least once)."""
+    letter = session.get(DeadLetter, letter_id)
+    if letter is None:
+        raise NotFoundError("dead letter", letter_id)
+    now = (clock or SystemClock()).now()
     letter.attempts += attempts
-    if error is None:
-        letter.replayed_at = now
-    else:
+    if error is not None:
         letter.error = error
+    elif letter.replayed_at is None:
+        letter.replayed_at = now
     result = Replay(letter.id, letter.channel, error is None, attempts, error)
     audit.append(
         session,

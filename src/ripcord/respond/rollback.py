@@ -250,7 +250,10 @@ class Rollback:
         self.registry.record_validation(session, candidate, candidate.validation)
         if not result.passed:
             return  # the loop in `advance` tries the next candidate
-        action.data = {**action.data, "target": candidate.version}
+        # Approvals are for a target: a candidate after a failed verification needs its own
+        # (the audit log keeps the earlier ones), and is promoted in its approver's name.
+        action.data = {**action.data, "target": candidate.version, "approvals": []}
+        action.approved_by = None
         nxt = Step.AWAITING_APPROVAL if action.data["approval"] else Step.PROMOTING
         self._set(session, action, nxt, "ripcord", f"{candidate.version} passed the golden set")
 
