@@ -15,7 +15,7 @@ import typer
 from sqlalchemy import select
 
 from ripcord.cli_admin import notify_app, token_app
-from ripcord.cli_options import DEFAULT_SOP, SopPath, console, database
+from ripcord.cli_options import DEFAULT_SOP, SopPath, console, database, runtime
 from ripcord.cli_targets import config_app, parts_table
 from ripcord.errors import InputError, NotFoundError, Problem, RipcordError
 
@@ -94,33 +94,30 @@ def incidents_show(incident_id: int) -> None:
 
 @incidents_app.command("ack")
 def incidents_ack(
-    incident_id: int, actor: Annotated[str, typer.Option(help="who acknowledges")]
+    incident_id: int,
+    actor: Annotated[str, typer.Option(help="who acknowledges")],
+    sop: SopPath = DEFAULT_SOP,
 ) -> None:
-    """Acknowledge the page."""
-    from ripcord.clock import SystemClock
-    from ripcord.incidents import service
+    """Acknowledge the page; the SOP's channels hear of it once (PagerDuty's acknowledge)."""
+    from ripcord.incidents import desk
 
-    with database().session() as session:
-        service.acknowledge(
-            session, service.get(session, incident_id), at=SystemClock().now(), actor=actor
-        )
+    with runtime(sop) as rc:
+        desk.acknowledge(rc, incident_id, actor=actor)
     console.print(f"incident {incident_id} acknowledged by {actor}")
 
 
 @incidents_app.command("resolve")
 def incidents_resolve(
-    incident_id: int, actor: Annotated[str, typer.Option()], reason: Annotated[str, typer.Option()]
+    incident_id: int,
+    actor: Annotated[str, typer.Option()],
+    reason: Annotated[str, typer.Option()],
+    sop: SopPath = DEFAULT_SOP,
 ) -> None:
-    """Resolve by hand (the reason is audited)."""
-    from ripcord.clock import SystemClock
-    from ripcord.incidents import service
-    from ripcord.incidents.lifecycle import Status
+    """Resolve by hand (the reason is audited; the channels get the resolution notice)."""
+    from ripcord.incidents import desk
 
-    with database().session() as session:
-        incident = service.get(session, incident_id)
-        service.transition(
-            session, incident, Status.RESOLVED, at=SystemClock().now(), actor=actor, reason=reason
-        )
+    with runtime(sop) as rc:
+        desk.resolve(rc, incident_id, reason, actor=actor)
     console.print(f"incident {incident_id} resolved by {actor}")
 
 
@@ -132,14 +129,10 @@ def incidents_reopen(
     sop: SopPath = DEFAULT_SOP,
 ) -> None:
     """Reopen a resolved incident: a fresh ack deadline, the primary paged again."""
-    from ripcord.app import Ripcord
     from ripcord.incidents import desk
 
-    rc = Ripcord.open(sop, home=Path.cwd())
-    try:
+    with runtime(sop) as rc:
         incident = desk.reopen(rc, incident_id, reason, actor=actor)
-    finally:
-        rc.close()
     console.print(f"incident {incident_id} reopened by {actor}; ack by {incident.ack_by:%H:%M} UTC")
 
 
@@ -153,18 +146,14 @@ def rollback_plan(model: str, sop: SopPath = DEFAULT_SOP) -> None:
     """Which version a rollback of MODEL would go to, and why each other one would not."""
     from rich.table import Table
 
-    from ripcord.app import Ripcord
     from ripcord.respond.plan import plan
 
-    rc = Ripcord.open(sop, home=Path.cwd())
-    try:
+    with runtime(sop) as rc:
         rc.model(model)
         serving = rc.routes.state(model).serving
         with rc.db.session() as session:
             choices = plan(session, rc.registry, model, serving=serving)
         parts = parts_table(rc, model)
-    finally:
-        rc.close()
     table = Table(
         title=f"rollback plan for {model} (serving: {serving or 'nothing'})", title_justify="left"
     )
@@ -185,13 +174,8 @@ def approve(
     sop: SopPath = DEFAULT_SOP,
 ) -> None:
     """Approve a rollback that the policy holds for approval."""
-    from ripcord.app import Ripcord
-
-    rc = Ripcord.open(sop, home=Path.cwd())
-    try:
+    with runtime(sop) as rc:
         step = rc.approve(action_id, actor=actor)
-    finally:
-        rc.close()
     console.print(f"action {action_id} approved by {actor}; rollback is now {step.value}")
 
 

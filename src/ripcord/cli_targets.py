@@ -15,7 +15,7 @@ import yaml
 from rich.markup import escape
 from rich.table import Table
 
-from ripcord.cli_options import DEFAULT_SOP, SopPath, console
+from ripcord.cli_options import DEFAULT_SOP, SopPath, console, runtime
 from ripcord.errors import InputError, Problem
 
 if TYPE_CHECKING:
@@ -27,12 +27,6 @@ config_app = typer.Typer(
 )
 Actor = Annotated[str, typer.Option(help="who makes the change (audited)")]
 Reason = Annotated[str, typer.Option(help="why (audited)")]
-
-
-def _open(sop: Path) -> Ripcord:
-    from ripcord.app import Ripcord
-
-    return Ripcord.open(sop, home=Path.cwd())
 
 
 def read_document(path: Path) -> dict[str, Any]:
@@ -62,8 +56,7 @@ def config_set(
     sop: SopPath = DEFAULT_SOP,
 ) -> None:
     """Record FILE (JSON or YAML) as a new version of a config target, and activate it."""
-    rc = _open(sop)
-    try:
+    with runtime(sop) as rc:
         made = rc.targets.record_config(
             model,
             target,
@@ -73,8 +66,6 @@ def config_set(
             version=version,
             activate=activate,
         )
-    finally:
-        rc.close()
     state = "active" if activate else "recorded, not active"
     console.print(f"{model}/{target} version {made}: {state}")
 
@@ -89,11 +80,8 @@ def config_activate(
     sop: SopPath = DEFAULT_SOP,
 ) -> None:
     """Make VERSION the active version of a config or dataset target (by hand)."""
-    rc = _open(sop)
-    try:
+    with runtime(sop) as rc:
         changed = rc.targets.activate(model, target, version, actor=actor, reason=reason)
-    finally:
-        rc.close()
     console.print(
         f"{model}/{target}: {version} " + ("activated" if changed else "was already active")
     )
@@ -109,12 +97,9 @@ def config_history(
     """Every version of a target with its lineage and health, newest first."""
     if fmt not in ("table", "json"):
         raise InputError("option", [Problem("--format", fmt, "is not one of table, json")])
-    rc = _open(sop)
-    try:
+    with runtime(sop) as rc:
         rows = rc.targets.versions(model, target)
         current = rc.targets.active(model, target)
-    finally:
-        rc.close()
     active = current.version if current else None
     items: list[dict[str, Any]] = [
         {

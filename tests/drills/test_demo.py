@@ -101,7 +101,7 @@ def test_the_cli_reads_the_stored_state_after_a_restart(
     assert "rollback to v1 approved" in shown and "time to recover" in shown
     assert main(["rollback", "plan", "credit-risk"]) == 0
     planned = capsys.readouterr().out
-    assert "serving now" in planned and "health bad" in planned
+    assert "serving now" in planned and "implicated in incident 1 (model_quality)" in planned
     assert main(["audit", "verify"]) == 0
     assert "audit chain verified" in capsys.readouterr().out
     assert main(["incidents", "show", "999"]) == 2

@@ -86,3 +86,13 @@ def test_a_good_canary_is_promoted_when_the_policy_says_so(
 def test_v2_as_a_direct_review(rc: Ripcord, drive: Drive) -> None:
     rc.register(MODEL, "v2b", V2, actor="ci")
     assert canary.review(rc, MODEL, "v2b").verdict == "marginal"  # no answers yet
+
+
+def test_the_marginal_level_comes_from_the_sop_and_must_be_the_looser_one() -> None:
+    from pydantic import ValidationError
+
+    from ripcord.sop.schema import CanaryPolicy
+
+    assert CanaryPolicy(alpha=0.01, alpha_marginal=0.2).alpha_marginal == 0.2
+    with pytest.raises(ValidationError, match="alpha_marginal: 0.005 must be >= alpha"):
+        CanaryPolicy(alpha=0.01, alpha_marginal=0.005)

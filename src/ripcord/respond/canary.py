@@ -69,7 +69,10 @@ def review(rc: Ripcord, model: str, version: str) -> Analysis:
         # the serving side over the same period only: both met the same machine and traffic
         base = observed(session, model, serving or "", ("champion",), since_id=first or 0)
         cand = observed(session, model, version, cand_routes)
-    return analyze(base, cand, min_events=policy.min_events, alpha=policy.alpha)
+    return analyze(
+        base, cand, min_events=policy.min_events, alpha=policy.alpha,
+        alpha_marginal=policy.alpha_marginal,
+    )  # fmt: skip
 
 
 def review_all(rc: Ripcord) -> list[tuple[str, str, Analysis]]:

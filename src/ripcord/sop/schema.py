@@ -267,7 +267,17 @@ class CanaryPolicy(Strict):
 
     min_events: PositiveInt = 300
     alpha: Annotated[float, Field(gt=0.0, lt=0.05)] = 0.01
+    #: worse at p < alpha_marginal (but not < alpha): "marginal", a person should look
+    alpha_marginal: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.05
     on_pass: Literal["promote", "hold"] = "hold"
+
+    @model_validator(mode="after")
+    def _marginal_is_looser(self) -> CanaryPolicy:
+        if self.alpha_marginal < self.alpha:
+            raise ValueError(
+                f"alpha_marginal: {self.alpha_marginal!r} must be >= alpha ({self.alpha!r})"
+            )
+        return self
 
 
 class RollbackPolicy(Strict):
