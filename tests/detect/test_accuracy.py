@@ -8,7 +8,9 @@ import pytest
 
 from ripcord.detect import AccuracyDetector
 from ripcord.detect.accuracy import same_label
+from ripcord.detect.base import Detector, DetectorRegistry, Reference
 from ripcord.events import InferenceEvent, LabelEvent, Route
+from ripcord.sop.schema import DetectorSpec, ModelSop
 
 Event = Callable[..., InferenceEvent]
 Label = Callable[..., LabelEvent]
@@ -114,3 +116,41 @@ def test_parameters_are_validated_by_name(kwargs: dict[str, object], message: st
 )
 def test_labels_compare_tolerantly(prediction: object, label: object, same: bool) -> None:
     assert same_label(prediction, label) is same  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("family", ["accuracy", "classification_quality", "regression_error"])
+def test_the_window_closes_on_labels_not_on_predictions(
+    registry: DetectorRegistry,
+    model: ModelSop,
+    reference: Reference,
+    family: str,
+    event: Event,
+    label: Label,
+) -> None:
+    """Every late-label family: predictions served after the labelled ones, never labelled,
+    leave the window as it was; a late label for an old prediction moves it."""
+
+    def build() -> Detector:
+        spec = DetectorSpec(type=family, window=20, threshold=0.5, params={"min_labels": 20})
+        return registry.build(spec, model, reference)
+
+    d, fresh = build(), build()
+    for i in range(40):
+        d.observe(event(i, prediction=1))
+        fresh.observe(event(i, prediction=1))
+    for i in reversed(range(20)):
+        d.observe_label(label(f"r{i}", 1 if i % 3 else 0))
+    before = d.check()
+    assert before is not None and before.window == 20
+    for i in range(40, 540):  # 500 more predictions, no label yet
+        d.observe(event(i, prediction=1))
+    after = d.check()
+    assert after is not None and (after.value, after.window) == (before.value, before.window)
+    d.observe_label(label("r20", 0))  # served 520 predictions ago
+    moved = d.check()
+    for i in reversed(range(19)):  # r19 came first, so it is the label pushed out
+        fresh.observe_label(label(f"r{i}", 1 if i % 3 else 0))
+    fresh.observe_label(label("r20", 0))
+    expected = fresh.check()
+    assert moved is not None and expected is not None and moved.value != before.value
+    assert (moved.value, moved.window) == (expected.value, expected.window)

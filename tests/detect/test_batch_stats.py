@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.spatial.distance import jensenshannon
-from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
+from scipy.stats import chi2_contingency, chisquare, ks_2samp, wasserstein_distance
 from scipy.stats.contingency import association
 
 from ripcord.detect import stats
@@ -84,6 +84,28 @@ def test_chi2_matches_chi2_contingency(table: list[list[int]]) -> None:
     assert statistic == pytest.approx(expected.statistic, rel=TOL)
     assert p == pytest.approx(expected.pvalue, rel=TOL)
     assert dof == expected.dof
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        [[120, 340, 50, 9], [30, 110, 25, 1]],
+        [[10, 0, 5], [0, 7, 0]],
+        [[4000, 2500, 1200, 300], [90, 60, 20, 30]],  # a current table far smaller
+    ],
+)
+def test_chi2_is_scipys_chisquare_over_the_cells(table: list[list[int]]) -> None:
+    """Where `chisquare` defines the same quantity: the Pearson statistic over the cells of
+    the table against the counts its margins expect, with the k degrees of freedom the
+    margins take (no continuity correction, so more than one degree of freedom)."""
+    observed = np.array(table, dtype=float)
+    statistic, p, dof = stats.chi2_two_sample(observed[0], observed[1])
+    kept = observed[:, observed.sum(axis=0) > 0]
+    expected = np.outer(kept.sum(axis=1), kept.sum(axis=0)) / kept.sum()
+    result = chisquare(kept.ravel(), expected.ravel(), ddof=kept.size - 1 - dof)
+    assert dof > 1
+    assert statistic == pytest.approx(result.statistic, rel=TOL)
+    assert p == pytest.approx(result.pvalue, rel=TOL)
 
 
 def test_chi2_degenerate_tables() -> None:

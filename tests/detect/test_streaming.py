@@ -38,6 +38,37 @@ def test_confidence_window_is_bounded_and_slides(event: Event) -> None:
     assert reading is not None and reading.value == pytest.approx(0.9) and reading.window == 3
 
 
+def test_a_tail_under_the_floor_fires_where_the_mean_holds(event: Event) -> None:
+    """Four answers in five sure (0.95), one in five unsure (0.3), then one in three
+    unsure: the mean stays over 0.7, the share under the floor does not stay under 0.2."""
+    mean = ConfidenceDetector(name="c", window=300, threshold=0.7)
+    share = ConfidenceDetector(name="c", window=300, threshold=0.2, floor=0.7)
+    calm = [0.3 if i % 5 == 0 else 0.95 for i in range(300)]
+    tail = [0.3 if i % 3 == 0 else 0.95 for i in range(300)]
+    for i, c in enumerate(calm + tail):
+        mean.observe(event(i, confidence=c))
+        share.observe(event(i, confidence=c))
+    by_mean, by_share = mean.check(), share.check()
+    assert by_mean is not None and not by_mean.breached
+    assert by_mean.value == pytest.approx(0.3 / 3 + 0.95 * 2 / 3)  # 0.733
+    assert by_share is not None and by_share.metric == "share_under_floor"
+    assert by_share.value == pytest.approx(1 / 3) and by_share.direction == "above"
+    assert by_share.breached and by_share.past  # the Wilson lower bound is past 0.2 too
+    assert by_share.evidence["under_floor"] == 100 and by_share.evidence["floor"] == 0.7
+
+
+def test_the_floor_is_checked_and_its_share_limit_defaults_to_a_fifth(
+    registry: DetectorRegistry, model: ModelSop, reference: Reference
+) -> None:
+    with pytest.raises(ValueError, match=r"^floor: 1.5"):
+        ConfidenceDetector(name="c", window=100, threshold=0.2, floor=1.5)
+    spec = DetectorSpec(type="confidence", params={"floor": 0.7})
+    built = registry.build(spec, model, reference)
+    assert isinstance(built, ConfidenceDetector) and (built.floor, built.threshold) == (0.7, 0.2)
+    spec = DetectorSpec(type="confidence", threshold=0.1, params={"floor": 0.7})
+    assert registry.build(spec, model, reference).threshold == 0.1
+
+
 def test_rate_detectors_read_after_min_events_default(event: Event) -> None:
     d = ErrorRateDetector(name="e", window=100, threshold=0.1)
     assert d.min_events == 30

@@ -1,7 +1,11 @@
-"""Confidence drop: the champion's mean confidence over its last served events.
+"""Confidence drop: the champion's mean confidence over its last served events, or the
+share of them under a floor.
 
 A model can go wrong while still answering fast and without errors; a falling mean
-confidence is often the first sign (SPEC scenario 5: pricing under 0.70).
+confidence is often the first sign (SPEC scenario 5: pricing under 0.70). A mean can hide
+a tail: a model that is sure of most answers and unsure of a growing minority keeps its
+mean while more and more answers fall under the confidence its users act on, which the
+share under a `floor` sees.
 """
 
 from __future__ import annotations
@@ -16,9 +20,14 @@ from ripcord.detect.windows import (
     WindowedDetector,
     array_mean,
     array_mean_bound,
+    rate_bound,
     require_number,
 )
 from ripcord.events import InferenceEvent, Route
+from ripcord.sop.schema import DetectorSpec, ModelSop
+
+#: with a `floor`, bad when more than a fifth of the answers fall under it
+DEFAULT_MAX_SHARE = 0.2
 
 
 class ConfidenceDetector(WindowedDetector[float]):
@@ -28,6 +37,10 @@ class ConfidenceDetector(WindowedDetector[float]):
     blocked), are skipped: the fallback's confidence says nothing about the champion.
     Reads once `min_events` (default min(window, 30)) confidences are in. The threshold
     defaults from the SLA `min_mean_confidence`.
+
+    With `floor` (e.g. 0.7) the reading is instead the share of confidences under the
+    floor, bad when *above* the threshold (the largest share allowed, default 0.2); a
+    breach needs the 99 % Wilson lower bound of the share past it too.
 
     >>> from datetime import UTC, datetime
     >>> d = ConfidenceDetector(name="confidence", window=3, threshold=0.7)
@@ -43,10 +56,25 @@ class ConfidenceDetector(WindowedDetector[float]):
     sla_field = "min_mean_confidence"
 
     def __init__(
-        self, *, name: str, window: int, threshold: float | None, min_events: int | None = None
+        self,
+        *,
+        name: str,
+        window: int,
+        threshold: float | None,
+        min_events: int | None = None,
+        floor: float | None = None,
     ) -> None:
         super().__init__(name=name, window=window, threshold=threshold, min_events=min_events)
         require_number("threshold", self.threshold, low=0.0, high=1.0)
+        if floor is not None:
+            require_number("floor", floor, low=0.0, high=1.0)
+        self.floor = floor
+
+    @classmethod
+    def threshold_for(cls, spec: DetectorSpec, model: ModelSop) -> float | None:
+        if spec.threshold is None and spec.params.get("floor") is not None:
+            return DEFAULT_MAX_SHARE  # a share's limit, not the SLA's mean
+        return super().threshold_for(spec, model)
 
     def _take(self, event: InferenceEvent) -> float | None:
         if event.route is not Route.CHAMPION:
@@ -66,6 +94,8 @@ class ConfidenceDetector(WindowedDetector[float]):
         return [self._read_array(data[lo:hi]) for lo, hi in spans]
 
     def _read_array(self, data: FloatArray) -> Reading:
+        if self.floor is not None:
+            return self._read_share(data, self.floor)
         mean = array_mean(data)
         bound = array_mean_bound(data, mean, "below")
 
@@ -80,4 +110,29 @@ class ConfidenceDetector(WindowedDetector[float]):
 
         return Reading(
             "mean_confidence", mean, self.threshold, "below", data.size, Evidence(evidence), bound
+        )
+
+    def _read_share(self, data: FloatArray, floor: float) -> Reading:
+        under = int(np.count_nonzero(data < floor))
+        share = under / data.size
+        bound = rate_bound(under, data.size, "above")
+
+        def evidence() -> dict[str, float | int]:
+            return {
+                "share_under_floor": share,
+                "floor": floor,
+                "under_floor": under,
+                "mean_confidence": array_mean(data),
+                "count": int(data.size),
+                "lower_bound_99": bound,
+            }
+
+        return Reading(
+            "share_under_floor",
+            share,
+            self.threshold,
+            "above",
+            data.size,
+            Evidence(evidence),
+            bound,
         )

@@ -10,9 +10,10 @@ detector with the clock (`tick`, about once a second) and the window's rate is m
 to now: (n - 1) events over the window's span plus the silence since its last event. The
 clock is first put on the events' time scale by the lag seen at the first tick after fresh
 events (how far event timestamps trail the clock), so events stamped by a skewed client
-clock, or a steady replay, do not read as silence. With the default threshold a window of
-n events over T seconds reads as a collapse after about 2.3 T + a few seconds of silence
-(at the 99 % bound: 200 events at 10 per second, about a minute).
+clock, or a steady replay, do not read as silence. With the default threshold 0.3 a window
+of n events over T seconds at r events per second falls past it after (1/0.3 - 1) T, about
+2.3 T, of silence, and breaches once its 99 % bound does too, about (z sqrt(n) + z^2 / 2) /
+(0.3 r) seconds later (z = 2.33): 200 events at 10 per second, 47 + 12 s, about a minute.
 """
 
 from __future__ import annotations
@@ -44,11 +45,14 @@ class ThroughputDetector(Detector):
     (default 0.3).
 
     Every route but `shadow` counts: killed and blocked requests are still traffic. The rate
-    over n events is (n - 1) / (last - first timestamp), events taken in arrival order; a
-    window whose events share one timestamp has no measurable rate and gives no reading,
-    and the baseline waits until time has passed. Reads once the baseline is in and the
-    window is full; a breach needs the 99 % upper bound of the current rate past the
-    threshold too. `reset()` forgets the baseline along with the window.
+    over n events is (n - 1) / (last - first timestamp + silence), events taken in arrival
+    order, where the silence is how long the clock (`tick`, on the events' time scale) has
+    run past the last event: 0 until the detector is ticked. A window with no time in it
+    (one timestamp, no silence) has no measurable rate and gives no reading, and the
+    baseline, measured on events alone, waits until time has passed. Reads once the
+    baseline is in and the window is full; a breach needs the 99 % upper bound of the
+    current rate past the threshold too. `reset()` forgets the baseline, the window and the
+    clock.
     """
 
     family = "throughput"
