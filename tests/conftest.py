@@ -59,6 +59,7 @@ def rc(
         home=tmp_path,
         clock=clock,
         channels={"console": channel},
+        send_inline=True,  # tests read the channel right after an action
     )
     yield app
     app.close()

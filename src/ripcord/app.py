@@ -37,6 +37,7 @@ from ripcord.events import (
 from ripcord.notify import Delivery, Notifier, build_channels, deadletter
 from ripcord.notify.base import Channel
 from ripcord.notify.messages import MessageTemplates
+from ripcord.notify.outbox import Outbox
 from ripcord.registry import build_registry
 from ripcord.registry.artifacts import ArtifactStore
 from ripcord.respond import canary
@@ -58,6 +59,8 @@ from ripcord.store.tables import Action, Deployment
 log = logging.getLogger(__name__)
 #: seconds of clock time between two sweeps for overdue escalations and canary verdicts
 HOUSEKEEPING_S = 1.0
+#: how long `flush` waits for queued notifications (a dead channel retries for ~2 minutes)
+DRAIN_S = 300.0
 
 
 class Ripcord:
@@ -72,6 +75,7 @@ class Ripcord:
         detectors: DetectorRegistry | None = None,
         channels: Mapping[str, Channel] | None = None,
         flush_every: int = 256,
+        send_inline: bool = False,
     ) -> None:
         self.sop = sop
         self.db = db
@@ -89,6 +93,8 @@ class Ripcord:
             channels if channels is not None else build_channels(sop.channels, people=sop.people),
             on_dead_letter=deadletter.recorder(db, self.clock),
         )
+        # pages leave the response's path (`send_inline`: tests that read a channel at once)
+        self.outbox = Outbox(lambda: self.notifier, inline=send_inline)
         self.templates = MessageTemplates.from_spec(sop.templates, base=sop_dir)
         self.runner = RollbackRunner(self.rollback, db)  # a step per commit, retried
         self.verifier = Verifier(self)
@@ -114,6 +120,7 @@ class Ripcord:
         home: Path | None = None,
         clock: Clock | None = None,
         channels: Mapping[str, Channel] | None = None,
+        send_inline: bool = False,
     ) -> Ripcord:
         detectors = default_registry()
         sop = sop_load.load(sop_path, detectors)
@@ -127,6 +134,7 @@ class Ripcord:
             clock=clock,
             detectors=detectors,
             channels=channels,
+            send_inline=send_inline,
         )
 
     def model(self, name: str) -> None:
@@ -318,7 +326,15 @@ class Ripcord:
         model the SOP file does not know. Reads only the SOP: safe beside ingestion."""
         return parse_events(items, self.sop.models)
 
-    def flush(self) -> None:
+    def flush(self, timeout: float = DRAIN_S) -> None:
+        """`store_held`, then wait up to `timeout` s for the queued notifications to be
+        sent and recorded: at a quiet point only (a test, a drill), never on the response's
+        path, where a dead channel would hold the runtime."""
+        self.store_held()
+        if not self.outbox.drain(timeout):
+            log.warning("notifications still queued after %.0f s", timeout)
+
+    def store_held(self) -> None:
         """Store everything still held: the calls batching guards keep (detected on the
         way, see `Guard`), then the rows of events ingested one by one."""
         for guard in list(self._guards):
@@ -397,5 +413,7 @@ class Ripcord:
                 log.exception("observer failed", extra={"observer": repr(observer)})
 
     def close(self) -> None:
-        self.flush()
+        """Store what is held, send what is queued (`Outbox.close`), release the database."""
+        self.store_held()
+        self.outbox.close()
         self.db.dispose()

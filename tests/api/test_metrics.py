@@ -55,6 +55,7 @@ def test_metrics_count_ingestion_signals_incidents_and_deliveries(
     )
     assert got[("ripcord_notifications_total", (("channel", "console"), ("ok", "true")))] >= 1
     assert got[("ripcord_notification_duration_seconds_count", (("channel", "console"),))] >= 1
+    assert got[("ripcord_notifications_queued", ())] == 0
 
 
 def test_signals_from_detectors_are_counted(rc: Ripcord, client: Clients) -> None:

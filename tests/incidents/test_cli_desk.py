@@ -33,6 +33,7 @@ def test_ack_and_resolve_from_the_cli_reach_the_channels(
         incident: Incident = rc.responder.handle(
             Signal(MODEL, "v2", "latency", "latency", reading, at=rc.clock.now())
         )
+        rc.flush()  # the page goes out on the outbox's thread
         assert kinds(rc, incident.id) == ["page"]
         sop = ["--sop", str(sop_file)]
         assert main(["incidents", "ack", str(incident.id), "--actor", "alice", *sop]) == 0

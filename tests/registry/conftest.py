@@ -194,6 +194,7 @@ def open_runtime(
         home=folder,
         clock=clock,
         channels={"console": channel},
+        send_inline=True,  # tests read the channel right after an action
     )
 
 

@@ -58,7 +58,12 @@ def rc_pg(
     pg_url: str, sop_file: Path, tmp_path: Path, clock: ManualClock, channel: RecordingChannel
 ) -> Iterator[Ripcord]:
     app = Ripcord.open(
-        sop_file, url=pg_url, home=tmp_path, clock=clock, channels={"console": channel}
+        sop_file,
+        url=pg_url,
+        home=tmp_path,
+        clock=clock,
+        channels={"console": channel},
+        send_inline=True,
     )
     yield app
     app.close()

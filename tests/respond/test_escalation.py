@@ -72,6 +72,7 @@ class Harness:
             home=self.tmp_path,
             clock=self.clock,
             channels={"console": console, "pager": pager},
+            send_inline=True,  # each level's page read at once (test_outbox.py: queued)
         )
         self.opened.append(rc)
         return rc, console, pager

@@ -13,7 +13,7 @@ from collections import Counter as Tally
 from collections.abc import Iterable, Iterator
 
 from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
@@ -80,9 +80,16 @@ class Metrics:
         )
 
     def attach(self, rc: Ripcord, lock: threading.Lock) -> None:
-        """Observe `rc`'s signals and deliveries; read its store at scrape time."""
+        """Observe `rc`'s signals and deliveries; read its store and its outbox at scrape
+        time (the outbox's count needs no lock: a dead channel must not hide it)."""
         rc.on_signal.append(self.signal)
         rc.on_delivery.append(self.delivery)
+        queued = Gauge(
+            "ripcord_notifications_queued",
+            "Notifications waiting in the outbox or being sent (notify/outbox.py).",
+            registry=self.registry,
+        )
+        queued.set_function(lambda: rc.outbox.pending)
         self.registry.register(StoreCollector(rc, lock))
 
     def counted(self, events: Iterable[tuple[str, str]]) -> None:

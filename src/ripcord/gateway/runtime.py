@@ -117,14 +117,14 @@ def serve(rc: Ripcord, jobs: Jobs, refresher: Refresher) -> None:
             job = jobs.get(timeout=max(wait, 0.0))
         except queue.Empty:
             job = None
-        if job == STOP:
-            _guarded(rc.flush)
+        if job == STOP:  # the host's `rc.close()` sends what the outbox holds
+            _guarded(rc.store_held)
             return
         batch = job if isinstance(job, list) else [] if job is None else [job]
         for one in batch:
             _guarded(functools.partial(_handle, rc, one))
-        if refresher.due():
-            _guarded(rc.flush)
+        if refresher.due():  # never `rc.flush`: it waits for the channels
+            _guarded(rc.store_held)
             refresher.check()
 
 

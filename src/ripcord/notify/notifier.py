@@ -77,6 +77,14 @@ class Notifier:
         with ThreadPoolExecutor(workers, thread_name_prefix="ripcord-notify") as pool:
             return list(pool.map(lambda name: self._deliver(name, message), names))
 
+    def abandon(
+        self, message: Notification, channel_names: Iterable[str], reason: str
+    ) -> list[Delivery]:
+        """Give up on `message` without trying (say, the process is shutting down): one
+        failed Delivery per name, each dead-lettered, so that a replay can send it."""
+        names = list(dict.fromkeys(channel_names))
+        return [self._record(Delivery(name, False, 0, reason, 0.0), message) for name in names]
+
     def close(self) -> None:
         """Close every channel that holds resources (connection pools)."""
         for channel in self._channels.values():

@@ -56,7 +56,7 @@ def review(rc: Ripcord, model: str, version: str) -> Analysis:
     rc.model(model)
     policy = rc.sop.canary
     serving = rc.routes.state(model).serving
-    rc.flush()
+    rc.store_held()
     with rc.db.session() as session:
         cand_routes = ("champion", "shadow")
         first = session.scalar(

@@ -7,19 +7,21 @@ Each level waits the severity's ack minutes; the last level is paged again every
 when the level is reached, so a handover or an override in between is honoured.
 
 The timer lives on the incident row: `ack_by` (when the next level is due),
-`escalation_level` (escalation pages decided) and `escalation_paged` (how many were handed
-to the channels). A level is decided in one transaction with its timeline entry and audit
-row, then paged, then marked paged:
+`escalation_level` (escalation pages decided) and `escalation_paged` (how many the
+channels were done with). A level is decided in one transaction with its timeline entry
+and audit row, then queued (`notify/outbox.py`), then marked paged once sent:
 
 - a restart (or a second replica) finds the decided level in the row and does not decide
   it again: no page is repeated;
-- a crash between the decision and the page leaves `escalation_paged` behind; `flush`
-  sends that page when Ripcord starts again: no page is lost. (A crash in the instant
+- a crash between the decision and the page (the page still in the outbox's memory)
+  leaves `escalation_paged` behind; `flush` sends that page when Ripcord starts again:
+  no page is lost. (A crash in the instant
   between sending and marking it sent repeats that one page: delivery is at least once.)
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -60,6 +62,7 @@ class Due:
 class Escalator:
     def __init__(self, app: Ripcord) -> None:
         self.app = app
+        self._queued: set[tuple[int, int]] = set()  # (incident, level) in the outbox
 
     def run(self) -> list[int]:
         """Page the next level of every active, unacknowledged incident whose deadline has
@@ -142,22 +145,35 @@ class Escalator:
         return now + timedelta(minutes=spec.repeat_minutes) if spec.repeat_minutes else None
 
     def _send(self, due: Due) -> None:
+        """Queue the page; it is marked paged once the channels are done with it (on the
+        outbox's thread), so a crash while it waits in the queue leaves it unpaged and
+        `flush` sends it after the restart. Until then `flush` here leaves it alone."""
+        key = (due.incident_id, due.level)
+        if key in self._queued:
+            return
         with self.app.db.session() as session:
             incident = service.get(session, due.incident_id)
         headline = incident.title.removeprefix(f"{incident.model} ")
+        self._queued.add(key)  # set.add and .discard are atomic: no lock for the two threads
         self.app.responder.page(
             incident,
             MessageKind.PAGE,
             f"ESCALATED, not acknowledged: {headline}",
             to=(due.person,),
             team=due.team,
+            sent=functools.partial(self._paged, due),
         )
-        with self.app.db.session() as session:
-            session.execute(
-                update(Incident)
-                .where(Incident.id == due.incident_id, Incident.escalation_paged < due.level)
-                .values(escalation_paged=due.level)
-            )
+
+    def _paged(self, due: Due) -> None:
+        try:
+            with self.app.db.session() as session:
+                session.execute(
+                    update(Incident)
+                    .where(Incident.id == due.incident_id, Incident.escalation_paged < due.level)
+                    .values(escalation_paged=due.level)
+                )
+        finally:
+            self._queued.discard((due.incident_id, due.level))
 
 
 def _waiting(incident: Incident) -> bool:

@@ -1,34 +1,35 @@
 """From a signal to action: triage, containment, rollback, pages.
 
 Containment and the incident record are written in one transaction before any message is
-sent; notifications go out afterwards and their failures are recorded, never raised, so a
-channel that is down cannot delay containment or lose the incident.
+queued; notifications go out afterwards on the outbox's thread (`respond/paging.py`,
+`notify/outbox.py`) and their failures are recorded, never raised, so a channel that is
+down can neither delay containment nor lose the incident.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ripcord.detect.base import Signal
 from ripcord.errors import NotFoundError
 from ripcord.incidents import lifecycle, service
 from ripcord.incidents.lifecycle import Status
-from ripcord.incidents.oncall import who_is_on_call
-from ripcord.notify.base import MessageKind, Notification
-from ripcord.notify.messages import IncidentFacts, render
+from ripcord.notify.base import MessageKind
 from ripcord.registry.local import Health
+from ripcord.respond import paging
 from ripcord.respond.breaker import BreakerState
 from ripcord.respond.escalation import Escalator
 from ripcord.respond.rollback import Step
 from ripcord.sop.schema import ResponseSpec
 from ripcord.sop.severity import Classification, Severity
 from ripcord.store import audit
-from ripcord.store.tables import Action, Delivery, EventRow, Incident
+from ripcord.store.tables import Action, Incident
 
 if TYPE_CHECKING:
     from ripcord.app import Ripcord
@@ -289,7 +290,7 @@ class Responder:
         loses a page."""
         return self.escalator.run()
 
-    # -- notifications --------------------------------------------------------------------
+    # -- notifications (respond/paging.py) ----------------------------------------------
     def page(
         self,
         incident: Incident,
@@ -297,102 +298,8 @@ class Responder:
         title: str,
         to: tuple[str, ...] | None = None,
         team: str | None = None,
+        sent: Callable[[], None] | None = None,
     ) -> None:
-        """To `to` (default: the owner's on-call primary) through `team`'s channels."""
-        app = self.app
-        team_name = team or incident.owner or app.sop.models[incident.model].owner
-        spec = app.sop.teams.get(team_name)
-        on_call = who_is_on_call(spec, app.clock.now())[0] if spec else team_name
-        recipients = list(to) if to else [on_call]
-        channels = list(spec.channels) if spec else list(app.sop.channels)
-        title, body = render(kind, self.facts(incident, title, kind), app.templates)
-        for person in recipients:
-            message = Notification(
-                kind=kind,
-                incident_id=incident.id,
-                model=incident.model,
-                severity=Severity(incident.severity).label,
-                title=title,
-                body=body,
-                recipient=person,
-                team=team_name,
-                at=app.clock.now(),
-                ack_by=incident.ack_by,
-                details={"status": incident.status, "type": incident.incident_type},
-            )
-            deliveries = app.notifier.send(message, channels)
-            with app.db.session() as session:
-                session.add_all(
-                    Delivery(
-                        incident_id=incident.id,
-                        channel=d.channel,
-                        recipient=person,
-                        kind=kind.value,
-                        ok=d.ok,
-                        at=message.at,
-                        detail=d.error or f"{d.attempts} attempt(s)",
-                    )
-                    for d in deliveries
-                )
-            for d in deliveries:
-                app.observe(app.on_delivery, d)
-
-    def facts(self, incident: Incident, headline: str, kind: MessageKind) -> IncidentFacts:
-        """The incident in business terms, from the record: requests affected since the
-        fault began, what answers now, status, and when the next update is due."""
-        app = self.app
-        app.flush()
-        with app.db.session() as session:
-            affected = (
-                session.scalar(
-                    select(func.count(EventRow.id)).where(
-                        EventRow.model == incident.model,
-                        EventRow.kind == "inference",
-                        EventRow.version == incident.version,
-                        EventRow.at >= incident.started_at,
-                    )
-                )
-                or 0
-            )
-            users = (
-                session.scalar(
-                    select(func.count(func.distinct(EventRow.request_id))).where(
-                        EventRow.model == incident.model,
-                        EventRow.kind == "feedback",
-                        EventRow.at >= incident.started_at,
-                    )
-                )
-                or None
-            )
-            current = session.get(Incident, incident.id) or incident
-        state = app.routes.state(incident.model)
-        serving = (
-            "the fallback" if state.breaker is BreakerState.OPEN else f"version {state.serving}"
-        )
-        now = app.clock.now()
-        return IncidentFacts(
-            incident_id=incident.id,
-            model=incident.model,
-            severity=Severity(incident.severity).label,
-            status=current.status,
-            headline=headline,
-            started_at=incident.started_at,
-            at=now,
-            requests_affected=affected,
-            users_affected=users,
-            decisions=app.sop.models[incident.model].decisions,
-            serving=serving,
-            segment=incident.segment,
-            owner=incident.owner or "",
-            version=incident.version,
-            ack_by=current.ack_by if current.acknowledged_at is None else None,
-            next_update=None
-            if kind is MessageKind.RESOLVED
-            else _next_update(now, Severity(incident.severity)),
-            resolution=headline if kind is MessageKind.RESOLVED else "",
-        )
-
-
-def _next_update(now: datetime, severity: Severity) -> datetime:
-    minutes = {Severity.SEV1: 15, Severity.SEV2: 30, Severity.SEV3: 120, Severity.SEV4: 1440}
-    return now + timedelta(minutes=minutes[severity])
+        """Queue a message to `to` (default: the owner's on-call primary) through `team`'s
+        channels; never waits for a channel. `sent` runs once they all went out or failed."""
+        paging.page(self.app, incident, kind, title, to=to, team=team, sent=sent)

@@ -162,7 +162,7 @@ class Verifier:
         """A window closed: a rollback goes on; a deploy may earn a good mark."""
         app = self.app
         self.active.pop(check.model, None)
-        app.flush()
+        app.store_held()
         if check.purpose == "rollback" and check.action_id is not None:
             app.responder.conclude_rollback(check.action_id, ok=ok, detail=detail)
             return
