@@ -18,8 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from ripcord.clock import Clock, SystemClock
 from ripcord.detect import default_registry
 from ripcord.detect.base import DetectorRegistry, Signal
@@ -54,7 +52,7 @@ from ripcord.sop import load as sop_load
 from ripcord.sop.schema import Sop
 from ripcord.store.db import Database, default_url
 from ripcord.store.events import event_row, insert_rows
-from ripcord.store.tables import Action, Deployment
+from ripcord.store.tables import Action
 
 log = logging.getLogger(__name__)
 #: seconds of clock time between two sweeps for overdue escalations and canary verdicts
@@ -372,16 +370,6 @@ class Ripcord:
 
     def pending_approvals(self) -> list[Action]:
         return self.decisions.pending()
-
-    def deployed_at(self, model: str, version: str) -> datetime | None:
-        with self.db.session() as session:
-            query = (
-                select(Deployment.at)
-                .where(Deployment.model == model, Deployment.version == version)
-                .order_by(Deployment.id.desc())
-                .limit(1)
-            )
-            return session.scalars(query).first()
 
     def guard(
         self,

@@ -58,7 +58,9 @@ def test_a_click_through_fall_after_a_deploy_is_contained_and_rolled_back(
         3,  # SEV-2
     )
     assert incident.title == f"{MODEL} v3: business rate from feedback past SLA"
-    assert incident.started_at == rc.deployed_at(MODEL, "v3")  # correlated with the deploy
+    with rc.db.session() as session:
+        deployed = rc.registry.deployed_at(session, MODEL, "v3")
+    assert incident.started_at == deployed  # correlated with the deploy
     assert incident.status == "contained"
     assert rc.routes.state(MODEL).breaker is BreakerState.OPEN
     with rc.db.session() as session:

@@ -125,6 +125,17 @@ class LocalRegistry:
         query = select(Deployment).where(Deployment.model == model).order_by(Deployment.id)
         return list(session.scalars(query))
 
+    def deployed_at(self, session: Session, model: str, version: str) -> datetime | None:
+        """When `version` was last deployed (or rolled back to): where a fault it brought
+        began, for the incident's start and the report's timeline."""
+        query = (
+            select(Deployment.at)
+            .where(Deployment.model == model, Deployment.version == version)
+            .order_by(Deployment.id.desc())
+            .limit(1)
+        )
+        return session.scalars(query).first()
+
     def mark(
         self,
         session: Session,

@@ -162,7 +162,7 @@ class Responder:
             cls.incident_type, app.sop.models[signal.model].owner
         )
         minutes = app.sop.escalation.ack_minutes.get(cls.severity.label, 60)
-        deployed = app.deployed_at(signal.model, signal.version)
+        deployed = app.registry.deployed_at(session, signal.model, signal.version)
         return service.open_or_join(
             session,
             signal,
