@@ -233,10 +233,11 @@ class Ripcord:
     def tick(self) -> list[Signal]:
         """The service's timer (about once a second, `ripcord serve`): the silence of the
         serving versions (a throughput that stopped dead raises no event to be checked on),
-        then the escalations that fell due."""
+        then the escalations and scheduled updates that fell due."""
         serving = [(m, v) for m in self.sop.models if (v := self.routes.state(m).serving)]
         signals = self._handle(self.engine.tick(self.clock.now(), serving))
         self.responder.escalate_overdue()
+        self.responder.send_due_updates()
         return signals
 
     def label(self, model: str, request_id: str, label: Any) -> list[Signal]:
@@ -317,6 +318,7 @@ class Ripcord:
             return
         self._swept = now
         self.responder.escalate_overdue()
+        self.responder.send_due_updates()
         canary.review_all(self)
 
     def parse_batch(self, items: Sequence[Mapping[str, Any]]) -> list[Event]:

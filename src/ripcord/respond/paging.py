@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
+from ripcord.incidents import lifecycle
 from ripcord.incidents.oncall import who_is_on_call
 from ripcord.notify.base import MessageKind, Notification
 from ripcord.notify.messages import IncidentFacts, render
@@ -145,6 +146,45 @@ def facts(app: Ripcord, incident: Incident, headline: str, kind: MessageKind) ->
     )
 
 
+#: how often an active incident's people hear from it: the "next update by" a message promises
+UPDATE_EVERY = {
+    Severity.SEV1: timedelta(minutes=15),
+    Severity.SEV2: timedelta(minutes=30),
+    Severity.SEV3: timedelta(hours=2),
+    Severity.SEV4: timedelta(days=1),
+}
+
+
 def _next_update(now: datetime, severity: Severity) -> datetime:
-    minutes = {Severity.SEV1: 15, Severity.SEV2: 30, Severity.SEV3: 120, Severity.SEV4: 1440}
-    return now + timedelta(minutes=minutes[severity])
+    return now + UPDATE_EVERY[severity]
+
+
+def send_due_updates(app: Ripcord, in_flight: set[int]) -> list[int]:
+    """Keep the promise of "next update by": every active incident whose last page or
+    update (its newest Delivery row of either kind) is older than its severity's interval
+    gets a scheduled update with the status now. `in_flight` holds the incidents whose
+    update is queued, so the next sweep does not send it again; its Delivery rows, written
+    once sent, set the next due time. The ids updated are returned."""
+    now = app.clock.now()
+    last = func.max(Delivery.at)
+    query = (
+        select(Incident, last)
+        .join(Delivery, Delivery.incident_id == Incident.id)
+        .where(
+            Incident.status.in_([s.value for s in lifecycle.ACTIVE]),
+            Delivery.kind.in_((MessageKind.PAGE.value, MessageKind.UPDATE.value)),
+        )
+        .group_by(Incident.id)
+    )
+    with app.db.session() as session:
+        rows = session.execute(query).all()
+    due = [
+        incident
+        for incident, at in rows
+        if incident.id not in in_flight and now >= at + UPDATE_EVERY[Severity(incident.severity)]
+    ]
+    for incident in due:
+        in_flight.add(incident.id)
+        done = functools.partial(in_flight.discard, incident.id)
+        page(app, incident, MessageKind.UPDATE, "scheduled update", sent=done)
+    return [incident.id for incident in due]

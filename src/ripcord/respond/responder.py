@@ -41,6 +41,7 @@ class Responder:
     def __init__(self, app: Ripcord) -> None:
         self.app = app
         self.escalator = Escalator(app)
+        self._updating: set[int] = set()  # incidents whose scheduled update is queued
 
     def handle(self, signal: Signal) -> Incident:
         """Record the signal in an incident and contain at once; then try the rollback.
@@ -289,6 +290,11 @@ class Responder:
         (respond/escalation.py); the timer is stored, so a restart neither repeats nor
         loses a page."""
         return self.escalator.run()
+
+    def send_due_updates(self) -> list[int]:
+        """The scheduled updates that fell due: each message promises the next by a time
+        (respond/paging.py)."""
+        return paging.send_due_updates(self.app, self._updating)
 
     # -- notifications (respond/paging.py) ----------------------------------------------
     def page(
