@@ -140,6 +140,8 @@ class Detector(abc.ABC):
     family: ClassVar[str]
     #: whether the threshold defaults from an SLA (the name of the Slas field) when unset
     sla_field: ClassVar[str | None] = None
+    #: the threshold when neither the entry nor an SLA gives one
+    default_threshold: ClassVar[float | None] = None
     #: the traffic the family reads: "tabular" features and predictions, "text" replies
     #: (LLM output), or "shadow" (the engine also hands it the shadow version's copies);
     #: the contract suite draws its seeded streams by it ("disliked": tabular traffic whose
@@ -182,10 +184,13 @@ class Detector(abc.ABC):
 
     @classmethod
     def threshold_for(cls, spec: DetectorSpec, model: ModelSop) -> float | None:
-        if spec.threshold is not None or cls.sla_field is None:
+        """The entry's threshold, else the SLA named by `sla_field`, else the family's
+        `default_threshold` (None: the constructor says it must be given)."""
+        if spec.threshold is not None:
             return spec.threshold
-        value = getattr(model.slas, cls.sla_field)
-        return None if value is None else float(value)
+        if cls.sla_field is not None and (value := getattr(model.slas, cls.sla_field)) is not None:
+            return float(value)
+        return cls.default_threshold
 
     @abc.abstractmethod
     def observe(self, event: InferenceEvent) -> None:

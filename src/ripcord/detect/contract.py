@@ -13,7 +13,6 @@ from typing import Any
 from ripcord.detect.base import Evidence, Reading
 from ripcord.detect.windows import WindowedDetector, rate_bound, require_number
 from ripcord.events import InferenceEvent, Route
-from ripcord.sop.schema import DetectorSpec, ModelSop
 
 #: No SLA names a contract-break rate; 5 % of requests is where the SPEC's SEV-3 starts.
 DEFAULT_THRESHOLD = 0.05
@@ -38,6 +37,7 @@ class ContractDetector(WindowedDetector[Entry]):
     """
 
     family = "contract"
+    default_threshold = DEFAULT_THRESHOLD
 
     def __init__(
         self,
@@ -50,10 +50,6 @@ class ContractDetector(WindowedDetector[Entry]):
         threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         super().__init__(name=name, window=window, threshold=threshold, min_events=min_events)
         require_number("threshold", self.threshold, low=0.0, high=1.0)
-
-    @classmethod
-    def threshold_for(cls, spec: DetectorSpec, model: ModelSop) -> float | None:
-        return DEFAULT_THRESHOLD if spec.threshold is None else spec.threshold
 
     def _take(self, event: InferenceEvent) -> Entry:
         if not event.violations:  # nearly every event: no generator to build

@@ -28,7 +28,6 @@ from typing import Any
 from ripcord.detect.base import Detector, Reading, Reference
 from ripcord.detect.windows import MIN_EVENTS, rate_bound, require_int, require_number
 from ripcord.events import FeatureValue, InferenceEvent, Route
-from ripcord.sop.schema import DetectorSpec, ModelSop
 
 KINDS = ("null", "type", "range", "unseen")
 #: No SLA names it; 5 % of requests is where the contract family's SEV-3 starts too.
@@ -115,6 +114,7 @@ class DataQualityDetector(Detector):
     """
 
     family = "data_quality"
+    default_threshold = DEFAULT_THRESHOLD
 
     def __init__(
         self,
@@ -146,10 +146,6 @@ class DataQualityDetector(Detector):
         self._raw: deque[Mapping[str, FeatureValue]] = deque(maxlen=window)  # until frozen
         self._scored: deque[tuple[Problem, ...]] = deque(maxlen=window)
         self._counts: Counter[Problem] = Counter()
-
-    @classmethod
-    def threshold_for(cls, spec: DetectorSpec, model: ModelSop) -> float | None:
-        return DEFAULT_THRESHOLD if spec.threshold is None else spec.threshold
 
     def observe(self, event: InferenceEvent) -> None:
         if event.route is Route.SHADOW:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -47,18 +47,18 @@ class RefusalRateDetector(TextDetector[str]):
     """
 
     family = "refusal_rate"
-    DEFAULT_THRESHOLD = 0.1
+    default_threshold: ClassVar[float] = 0.1
 
     def __init__(
         self,
         *,
         name: str,
         window: int,
-        threshold: float | None = DEFAULT_THRESHOLD,
+        threshold: float | None = None,
         phrases: Sequence[str] = DEFAULT_REFUSALS,
         min_events: int | None = None,
     ) -> None:
-        threshold = self.DEFAULT_THRESHOLD if threshold is None else threshold
+        threshold = self.default_threshold if threshold is None else threshold
         super().__init__(name=name, window=window, threshold=threshold, min_events=min_events)
         require_number("threshold", self.threshold, low=0.0, high=1.0)
         if (
@@ -68,10 +68,6 @@ class RefusalRateDetector(TextDetector[str]):
         ):
             raise ValueError(f"phrases: {phrases!r} must be a non-empty list of non-empty text")
         self.phrases = tuple(normalise(p) for p in phrases)
-
-    @classmethod
-    def threshold_for(cls, spec: DetectorSpec, model: ModelSop) -> float | None:
-        return cls.DEFAULT_THRESHOLD if spec.threshold is None else spec.threshold
 
     def _take(self, event: InferenceEvent) -> str | None:
         reply = reply_text(event)
@@ -115,7 +111,7 @@ class OutputLengthDetector(TextDetector[int]):
     """
 
     family = "output_length"
-    DEFAULT_THRESHOLD = 0.2
+    default_threshold: ClassVar[float] = 0.2
 
     def __init__(
         self,
@@ -123,10 +119,10 @@ class OutputLengthDetector(TextDetector[int]):
         name: str,
         window: int,
         reference: Reference,
-        threshold: float | None = DEFAULT_THRESHOLD,
+        threshold: float | None = None,
         unit: str = "words",
     ) -> None:
-        threshold = self.DEFAULT_THRESHOLD if threshold is None else threshold
+        threshold = self.default_threshold if threshold is None else threshold
         super().__init__(name=name, window=window, threshold=threshold, min_events=window)
         require_number("threshold", self.threshold, low=0.0, high=1.0)
         self.unit = require_choice("unit", unit, UNITS)
@@ -134,10 +130,6 @@ class OutputLengthDetector(TextDetector[int]):
             raise ValueError(f"reference: {type(reference).__name__} must be a Reference")
         self.reference = reference
         self._baseline: np.ndarray[Any, np.dtype[np.float64]] | None = None
-
-    @classmethod
-    def threshold_for(cls, spec: DetectorSpec, model: ModelSop) -> float | None:
-        return cls.DEFAULT_THRESHOLD if spec.threshold is None else spec.threshold
 
     def _take(self, event: InferenceEvent) -> int | None:
         reply = reply_text(event)

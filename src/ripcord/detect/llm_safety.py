@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
@@ -57,6 +57,7 @@ class PiiDetector(TextDetector[PiiEntry]):
     """
 
     family = "pii"
+    default_threshold = 0.0  # one reply with personal data is too many
 
     def __init__(
         self,
@@ -73,10 +74,6 @@ class PiiDetector(TextDetector[PiiEntry]):
         if isinstance(kinds, str) or not kinds or not set(kinds) <= set(KINDS):
             raise ValueError(f"kinds: {kinds!r} must be a non-empty list of {', '.join(KINDS)}")
         self.kinds = tuple(k for k in KINDS if k in kinds)
-
-    @classmethod
-    def threshold_for(cls, spec: DetectorSpec, model: ModelSop) -> float | None:
-        return 0.0 if spec.threshold is None else spec.threshold
 
     def _take(self, event: InferenceEvent) -> PiiEntry | None:
         reply = reply_text(event)
@@ -138,25 +135,21 @@ class PolicyPhraseDetector(TextDetector[PolicyEntry]):
     """
 
     family = "policy_phrases"
-    DEFAULT_THRESHOLD = 0.01
+    default_threshold: ClassVar[float] = 0.01
 
     def __init__(
         self,
         *,
         name: str,
         window: int,
-        threshold: float | None = DEFAULT_THRESHOLD,
+        threshold: float | None = None,
         rules: Mapping[str, str] | None = None,
         min_events: int | None = None,
     ) -> None:
-        threshold = self.DEFAULT_THRESHOLD if threshold is None else threshold
+        threshold = self.default_threshold if threshold is None else threshold
         super().__init__(name=name, window=window, threshold=threshold, min_events=min_events)
         require_number("threshold", self.threshold, low=0.0, high=1.0)
         self.rules = compile_rules(DEFAULT_POLICY_RULES if rules is None else rules)
-
-    @classmethod
-    def threshold_for(cls, spec: DetectorSpec, model: ModelSop) -> float | None:
-        return cls.DEFAULT_THRESHOLD if spec.threshold is None else spec.threshold
 
     @classmethod
     def from_spec(cls, spec: DetectorSpec, model: ModelSop, reference: Reference) -> Detector:

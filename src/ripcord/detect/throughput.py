@@ -25,7 +25,6 @@ from datetime import datetime
 from ripcord.detect.base import Detector, Reading
 from ripcord.detect.windows import Z_99, require_int, require_number
 from ripcord.events import InferenceEvent, Route
-from ripcord.sop.schema import DetectorSpec, ModelSop
 
 #: Bad when the rate falls under 30 % of the baseline: traffic swings by day and hour, so
 #: only a fall of more than two thirds is a collapse rather than a quiet hour.
@@ -56,6 +55,7 @@ class ThroughputDetector(Detector):
     """
 
     family = "throughput"
+    default_threshold = DEFAULT_THRESHOLD
     ticks = True
 
     def __init__(
@@ -79,10 +79,6 @@ class ThroughputDetector(Detector):
         self._clock: float | None = None  # the last tick, on the events' time scale
         self._lag: float = 0.0  # how far event timestamps trail the clock
         self._fresh = False  # events since the last tick
-
-    @classmethod
-    def threshold_for(cls, spec: DetectorSpec, model: ModelSop) -> float | None:
-        return DEFAULT_THRESHOLD if spec.threshold is None else spec.threshold
 
     def observe(self, event: InferenceEvent) -> None:
         if event.route is Route.SHADOW:

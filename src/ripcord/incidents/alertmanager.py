@@ -44,7 +44,6 @@ from ripcord.notify.base import MessageKind
 from ripcord.respond.breaker import BreakerState
 from ripcord.respond.rollback import Step
 from ripcord.sop.severity import EXTERNAL_ALERT
-from ripcord.store import audit
 from ripcord.store.tables import Action, AlertGroup, ExternalAlert, Incident, SignalRow
 
 if TYPE_CHECKING:
@@ -252,16 +251,11 @@ def _log(
         "generator_url": alert.generatorURL,
     }
     at, actor, text = entry["at"], entry["actor"], entry["text"]
-    service.note(session, incident, at=at, kind="alert", actor=actor, message=text, data=data)
-    audit.append(
-        session,
-        at=at,
-        actor=actor,
+    service.record(
+        session, incident, at=at, kind="alert", actor=actor, message=text, data=data,
         action=f"alert.{alert.status}",
-        subject=f"incident:{incident.id}",
-        reason=text,
         after={"fingerprint": alert.fingerprint, "group_key": notification.groupKey},
-    )
+    )  # fmt: skip
 
 
 def _summary(alert: Alert) -> str:

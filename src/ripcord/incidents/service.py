@@ -60,6 +60,37 @@ def note(
     return entry
 
 
+def record(
+    session: Session,
+    incident: Incident,
+    *,
+    at: datetime,
+    kind: str,
+    actor: str,
+    message: str,
+    action: str,
+    subject: str | None = None,
+    data: Mapping[str, Any] | None = None,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+) -> TimelineEntry:
+    """A timeline entry and its audit row (the message as the reason, `subject` by default
+    the incident) in the caller's transaction: what the incident's people read is also in
+    the tamper-evident log, never one without the other."""
+    entry = note(session, incident, at=at, kind=kind, actor=actor, message=message, data=data)
+    audit.append(
+        session,
+        at=at,
+        actor=actor,
+        action=action,
+        subject=subject or f"incident:{incident.id}",
+        reason=message,
+        before=None if before is None else dict(before),
+        after=None if after is None else dict(after),
+    )
+    return entry
+
+
 def transition(
     session: Session, incident: Incident, target: Status, *, at: datetime, actor: str, reason: str
 ) -> None:

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from ripcord.errors import InputError, NotFoundError, Problem
 from ripcord.events import ChangeEvent, ChangeKind
-from ripcord.registry.local import Health
+from ripcord.registry.local import Health, set_health
 from ripcord.store import audit
 from ripcord.store.events import event_row, insert_rows
 from ripcord.store.tables import ArtifactActivation, ArtifactVersion
@@ -269,15 +269,6 @@ class ArtifactStore:
         implicated in an incident; the rollback's choice reads it."""
         if row.health == health:
             return
-        before = {"health": row.health}
-        row.health = health
-        audit.append(
-            session,
-            at=at,
-            actor=actor,
-            action="artifact.health",
-            subject=f"{_subject(row.model, row.target)}@{row.version}",
-            reason=reason,
-            before=before,
-            after={"health": health},
-        )
+        subject = f"{_subject(row.model, row.target)}@{row.version}"
+        set_health(session, row, health, action="artifact.health", subject=subject, at=at,
+                   actor=actor, reason=reason)  # fmt: skip

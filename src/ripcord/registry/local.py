@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import joblib
 from sqlalchemy import select
@@ -19,6 +19,37 @@ from sqlalchemy.orm import Session
 from ripcord.errors import InputError, NotFoundError, Problem
 from ripcord.store import audit
 from ripcord.store.tables import Deployment, ModelVersion
+
+
+class _HasHealth(Protocol):
+    health: str
+
+
+def set_health(
+    session: Session,
+    row: _HasHealth,
+    health: str,
+    *,
+    action: str,
+    subject: str,
+    at: datetime,
+    actor: str,
+    reason: str,
+) -> None:
+    """Set a registered version's health with its audit row (before and after): model
+    versions and config or dataset versions alike, since the rollback's choice reads it."""
+    before = {"health": row.health}
+    row.health = health
+    audit.append(
+        session,
+        at=at,
+        actor=actor,
+        action=action,
+        subject=subject,
+        reason=reason,
+        before=before,
+        after={"health": health},
+    )
 
 
 class Health:
@@ -146,18 +177,9 @@ class LocalRegistry:
         actor: str,
         reason: str,
     ) -> None:
-        before = {"health": row.health}
-        row.health = health
-        audit.append(
-            session,
-            at=at,
-            actor=actor,
-            action="version.health",
-            subject=f"model:{row.model}@{row.version}",
-            reason=reason,
-            before=before,
-            after={"health": health},
-        )
+        subject = f"model:{row.model}@{row.version}"
+        set_health(session, row, health, action="version.health", subject=subject, at=at,
+                   actor=actor, reason=reason)  # fmt: skip
 
     def sync(self, session: Session, model: str) -> list[ModelVersion]:
         """Mirror versions from an outside registry; the built-in store is its own source."""

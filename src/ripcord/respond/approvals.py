@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from ripcord.errors import ApprovalError
 from ripcord.incidents import service
 from ripcord.sop.schema import Sop
-from ripcord.store import audit
 from ripcord.store.tables import Action, Incident
 
 
@@ -31,13 +30,7 @@ def record(
     given = action.data["approvals"]
     message = f"rollback to {action.data['target']}: approval {len(given)} of {needed}"
     data = {"action": action.id, "approvals": given, "needed": needed}
-    service.note(session, incident, at=at, kind="approval", actor=actor, message=message, data=data)
-    audit.append(
-        session,
-        at=at,
-        actor=actor,
-        action="rollback.approve",
-        subject=f"action:{action.id}",
-        reason=message,
-        after=data,
-    )
+    service.record(
+        session, incident, at=at, kind="approval", actor=actor, message=message, data=data,
+        action="rollback.approve", subject=f"action:{action.id}", after=data,
+    )  # fmt: skip

@@ -35,7 +35,6 @@ from ripcord.incidents.lifecycle import Status
 from ripcord.incidents.oncall import ladder
 from ripcord.notify.base import MessageKind
 from ripcord.sop.severity import Severity
-from ripcord.store import audit
 from ripcord.store.tables import Incident, TimelineEntry
 
 if TYPE_CHECKING:
@@ -117,24 +116,10 @@ class Escalator:
         incident.ack_by = self._next_deadline(Severity(incident.severity), now, repeat=repeat)
         message = f"not acknowledged in time: paging {target.person} ({target.role})"
         data = {"to": target.person, "team": target.team, "role": target.role, "level": level}
-        service.note(
-            session,
-            incident,
-            at=now,
-            kind="escalation",
-            actor="ripcord",
-            message=message,
-            data=data,
-        )
-        audit.append(
-            session,
-            at=now,
-            actor="ripcord",
-            action="incident.escalate",
-            subject=f"incident:{incident.id}",
-            reason=message,
-            after={**data, "ack_by": incident.ack_by},
-        )
+        service.record(
+            session, incident, at=now, kind="escalation", actor="ripcord", message=message,
+            data=data, action="incident.escalate", after={**data, "ack_by": incident.ack_by},
+        )  # fmt: skip
         return Due(incident.id, level, target.person, target.team, target.role)
 
     def _next_deadline(self, severity: Severity, now: datetime, *, repeat: bool) -> datetime | None:

@@ -47,7 +47,6 @@ from ripcord.respond.plan import plan
 from ripcord.respond.routing import RoutingTable
 from ripcord.sop.schema import MODEL_PART, Sop
 from ripcord.sop.severity import Severity
-from ripcord.store import audit
 from ripcord.store.tables import Action, Incident, ModelVersion
 
 
@@ -376,23 +375,9 @@ class Rollback:
         message: str,
         before: dict[str, Any] | None = None,
     ) -> None:
-        at = self.now()
-        service.note(
-            session,
-            incident,
-            at=at,
-            kind="rollback",
-            actor=actor,
-            message=message,
+        service.record(
+            session, incident, at=self.now(), kind="rollback", actor=actor, message=message,
             data={"action": action.id, "status": action.status},
-        )
-        audit.append(
-            session,
-            at=at,
-            actor=actor,
-            action=f"rollback.{action.status}",
-            subject=f"action:{action.id}",
-            reason=message,
-            before=before,
+            action=f"rollback.{action.status}", subject=f"action:{action.id}", before=before,
             after={"status": action.status, "target": action.data.get("target")},
-        )
+        )  # fmt: skip

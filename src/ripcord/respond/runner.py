@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from ripcord.errors import NotFoundError, RollbackError
 from ripcord.incidents import service
 from ripcord.respond.rollback import Rollback, Step, StepFailed
-from ripcord.store import audit
 from ripcord.store.db import Database
 from ripcord.store.tables import Action
 
@@ -87,24 +86,11 @@ class RollbackRunner:
                 incident = service.get(session, action.incident_id)
                 now = self.rollback.now()
                 data = {"action": action.id, "status": action.status, "attempt": failures}
-                service.note(
-                    session,
-                    incident,
-                    at=now,
-                    kind="rollback",
-                    actor="ripcord",
-                    message=message,
-                    data=data,
-                )
-                audit.append(
-                    session,
-                    at=now,
-                    actor="ripcord",
-                    action="rollback.retry",
-                    subject=f"action:{action.id}",
-                    reason=message,
-                    after=data,
-                )
+                service.record(
+                    session, incident, at=now, kind="rollback", actor="ripcord",
+                    message=message, data=data, action="rollback.retry",
+                    subject=f"action:{action.id}", after=data,
+                )  # fmt: skip
         except Exception:  # the store itself failing: retrying matters more than the note
             log.exception("rollback retry not recorded", extra={"action": action_id})
         self.sleep(delay)

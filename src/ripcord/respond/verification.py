@@ -22,7 +22,6 @@ from ripcord.incidents import service
 from ripcord.registry.local import Health
 from ripcord.respond import parts
 from ripcord.respond.breaker import BreakerState
-from ripcord.store import audit
 from ripcord.store.tables import Action
 
 if TYPE_CHECKING:
@@ -130,25 +129,12 @@ class Verifier:
             message = (
                 f"{check.version}: traffic step {check.step + 1}/{len(check.steps)}, {share:.0%}"
             )
-            service.note(
-                session,
-                incident,
-                at=app.clock.now(),
-                kind="rollback",
-                actor="ripcord",
-                message=message,
-                data={"share": share},
-            )
-            audit.append(
-                session,
-                at=app.clock.now(),
-                actor="ripcord",
-                action="rollback.traffic",
+            service.record(
+                session, incident, at=app.clock.now(), kind="rollback", actor="ripcord",
+                message=message, data={"share": share}, action="rollback.traffic",
                 subject=f"action:{action.id}",
-                reason=message,
-                before={"share": check.steps[check.step - 1]},
-                after={"share": share},
-            )
+                before={"share": check.steps[check.step - 1]}, after={"share": share},
+            )  # fmt: skip
             app.routes.apply(
                 session,
                 check.model,
