@@ -227,14 +227,17 @@ class DetectionEngine:
         model: str,
         version: str,
         watch: Watch,
-        event: InferenceEvent | LabelEvent | FeedbackEvent,
+        event: InferenceEvent | LabelEvent | FeedbackEvent | datetime,
         units: dict[str, Unit] | None = None,
     ) -> list[Signal]:
+        """Read `units` (default: those due at this count) at the event's time, or at a
+        clock time for a tick."""
+        at = event if isinstance(event, datetime) else event.timestamp
         signals = []
         if units is None:  # an inference event's check: the units due at this count
             units = {n: u for n, u in watch.units.items() if watch.seen % u.every == 0}
         for name, unit in units.items():
-            for track, reading in self._judge(unit, event.timestamp):
+            for track, reading in self._judge(unit, at):
                 signals.append(
                     Signal(
                         model,
@@ -242,7 +245,7 @@ class DetectionEngine:
                         name,
                         unit.all.detector.family,
                         reading,
-                        event.timestamp,
+                        at,
                         segment=track.segment,
                     )
                 )
@@ -299,14 +302,9 @@ class DetectionEngine:
             watch = self._watches.get((model, version))
             if watch is None:
                 continue  # no event yet since the start: nothing to compare silence with
-            for name, unit in watch.units.items():
-                if not unit.all.detector.ticks:
-                    continue
+            ticking = {n: u for n, u in watch.units.items() if u.all.detector.ticks}
+            for unit in ticking.values():
                 for track in unit.tracks():
                     track.detector.tick(now)
-                for track, reading in self._judge(unit, now):
-                    family = unit.all.detector.family
-                    signals.append(
-                        Signal(model, version, name, family, reading, now, segment=track.segment)
-                    )
+            signals += self._check(model, version, watch, now, ticking)
         return signals
